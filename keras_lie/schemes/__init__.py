@@ -1,0 +1,47 @@
+"""The four image encryption schemes, each a `Scheme` bound to a key."""
+
+from __future__ import annotations
+
+import os
+
+from keras_lie.keys import Key, load_key
+from keras_lie.schemes.base import PADDING_MODES, Scheme
+from keras_lie.schemes.block_shuffle import BlockShuffleScheme
+from keras_lie.schemes.cat_map import CatMapScheme
+from keras_lie.schemes.learnable import LearnableScheme
+from keras_lie.schemes.plain import PlainScheme
+
+SCHEMES: dict[str, type[Scheme]] = {
+    cls.name: cls for cls in (PlainScheme, CatMapScheme, BlockShuffleScheme, LearnableScheme)
+}
+
+
+def get_scheme(key: Key | str | os.PathLike, *, jit_compile: bool = True) -> Scheme:
+    """The scheme a key belongs to, bound to that key (a `Key` or a key file path)."""
+    if not isinstance(key, Key):
+        key = load_key(key)
+    return SCHEMES[key.scheme](key, jit_compile=jit_compile)
+
+
+def encrypt(images, key: Key | str | os.PathLike, *, padding: str = "error"):
+    """Encrypt images with `key` (NumPy in, NumPy out; tensors in, tensors out)."""
+    return get_scheme(key).encrypt(images, padding=padding)
+
+
+def decrypt(images, key: Key | str | os.PathLike, *, padding: str = "error"):
+    """Decrypt images encrypted with `key`."""
+    return get_scheme(key).decrypt(images, padding=padding)
+
+
+__all__ = [
+    "PADDING_MODES",
+    "SCHEMES",
+    "BlockShuffleScheme",
+    "CatMapScheme",
+    "LearnableScheme",
+    "PlainScheme",
+    "Scheme",
+    "decrypt",
+    "encrypt",
+    "get_scheme",
+]

@@ -1,0 +1,212 @@
+"""The `Scheme` base class: input checking, dtype handling, eager/XLA dispatch."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+import tensorflow as tf
+
+from keras_lie.errors import ImageShapeError, ImageValueError, KeyMismatchError
+from keras_lie.keys import Key
+from keras_lie.schemes._gather import BytePlan, NibblePlan, apply_plan
+
+Direction = Literal["encrypt", "decrypt"]
+Padding = Literal["error", "replicate"]
+PADDING_MODES = ("error", "replicate")
+
+
+class Scheme:
+    """An image encryption scheme bound to a key.
+
+    `encrypt` and `decrypt` take uint8 images, or floats (or other integer
+    dtypes) holding integers in [0, 255], batched `(N, H, W, C)` or single
+    `(H, W, C)`, as NumPy arrays or tensors, and return the same dtype, shape and
+    kind (NumPy in, NumPy out). Both are written in TensorFlow ops, so they run
+    inside `tf.function`, `tf.data.Dataset.map`, XLA and SavedModels. Called
+    eagerly, they run an XLA-compiled function (one compilation per input
+    shape) unless the scheme was made with `jit_compile=False`.
+
+    Args:
+        key: a key of this scheme.
+        jit_compile: compile eager calls with XLA (much faster on CPU and GPU).
+    """
+
+    name: ClassVar[str] = ""
+    key_class: ClassVar[type[Key]] = Key
+
+    def __init__(self, key: Key, *, jit_compile: bool = True):
+        if not isinstance(key, self.key_class):
+            raise KeyMismatchError(
+                f"{type(self).__name__} needs a {self.key_class.scheme!r} key, got a "
+                f"{getattr(key, 'scheme', type(key).__name__)!r} key; use the scheme of the "
+                "key (keras_lie.get_scheme(key)) or a key of this scheme."
+            )
+        self.key = key
+        self.jit_compile = bool(jit_compile)
+        self._compiled: dict[str, tf.types.experimental.GenericFunction] = {}
+
+    @property
+    def block_size(self) -> int:
+        return self.key.block_size
+
+    @property
+    def channels(self) -> int:
+        return self.key.channels
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.key!r})"
+
+    # -- public API -------------------------------------------------------------------
+    def encrypt(self, images, *, padding: Padding = "error"):
+        """Encrypt images; see the class docstring for accepted inputs."""
+        return self._transform(images, "encrypt", padding)
+
+    def decrypt(self, images, *, padding: Padding = "error"):
+        """Decrypt images encrypted with the same key: decrypt(encrypt(x)) == x."""
+        return self._transform(images, "decrypt", padding)
+
+    # -- what a scheme defines ------------------------------------------------------------
+    def plan(self, height, width, direction: Direction) -> BytePlan | NibblePlan | None:
+        """The gather plan for (H, W) images; None for the identity."""
+        raise NotImplementedError
+
+    def check_spatial_shape(self, height: int, width: int) -> None:
+        """Raise ImageShapeError if the scheme cannot take (H, W) images."""
+        m = self.block_size
+        if height % m or width % m:
+            raise ImageShapeError(
+                f"Image sides {height}x{width} are not multiples of the block size {m}; "
+                f"crop or resize them to multiples of {m}, or pass padding='replicate' "
+                "to repeat the last row and column."
+            )
+
+    def padded_shape(self, height: int, width: int) -> tuple[int, int]:
+        """The (H, W) that padding='replicate' produces."""
+        m = self.block_size
+        return -(-height // m) * m, -(-width // m) * m
+
+    # -- machinery ---------------------------------------------------------------------
+    def transform_uint8(self, images: tf.Tensor, direction: Direction) -> tf.Tensor:
+        """Encrypt or decrypt a checked uint8 batch (N, H, W, C) with TF ops only."""
+        shape = tf.shape(images)
+        static = images.shape
+        height = static[1] if static[1] is not None else shape[1]
+        width = static[2] if static[2] is not None else shape[2]
+        plan = self.plan(height, width, direction)
+        if plan is None:
+            return tf.identity(images)
+        flat = tf.reshape(images, tf.stack([shape[0], -1]))
+        return tf.reshape(apply_plan(flat, plan), shape)
+
+    def _compiled_transform(self, direction: Direction):
+        if direction not in self._compiled:
+            self._compiled[direction] = tf.function(
+                lambda images: self.transform_uint8(images, direction),
+                jit_compile=True,
+                autograph=False,
+            )
+        return self._compiled[direction]
+
+    def _transform(self, images, direction: Direction, padding: Padding):
+        if padding not in PADDING_MODES:
+            raise ValueError(f"padding must be one of {PADDING_MODES}, not {padding!r}.")
+        as_numpy = not tf.is_tensor(images)
+        images = _as_tensor(images)
+        dtype = images.dtype
+        single = images.shape.rank == 3
+        if images.shape.rank not in (3, 4):
+            raise ImageShapeError(
+                f"Images must be (N, H, W, C) or (H, W, C); got shape {tuple(images.shape)}. "
+                "Add or remove a batch axis, or expand grayscale images to (H, W, 1)."
+            )
+        if single:
+            images = images[tf.newaxis]
+        channels = images.shape[-1]
+        if channels is not None and channels != self.channels:
+            raise ImageShapeError(
+                f"Images have {channels} channels but the key is for {self.channels}; convert "
+                f"the images (e.g. to RGB) or use a key made with --channels {channels}."
+            )
+        images = self._pad_or_check(images, padding)
+        images = _to_uint8(images)
+        if tf.executing_eagerly() and self.jit_compile:
+            result = self._compiled_transform(direction)(images)
+        else:
+            result = self.transform_uint8(images, direction)
+        if dtype != tf.uint8:
+            result = tf.cast(result, dtype)
+        if single:
+            result = result[0]
+        return result.numpy() if as_numpy else result
+
+    def _pad_or_check(self, images: tf.Tensor, padding: Padding) -> tf.Tensor:
+        height, width = images.shape[1], images.shape[2]
+        if height is not None and width is not None:
+            if padding == "error":
+                self.check_spatial_shape(height, width)
+                return images
+            new_height, new_width = self.padded_shape(height, width)
+            self.check_spatial_shape(new_height, new_width)
+            return _replicate_pad(images, new_height - height, new_width - width)
+        # Unknown sides (graph mode): check or pad at run time.
+        shape = tf.shape(images)
+        m = self.block_size
+        if padding == "replicate":
+            return _replicate_pad(images, (-shape[1]) % m, (-shape[2]) % m)
+        check = tf.debugging.Assert(
+            tf.logical_and(shape[1] % m == 0, shape[2] % m == 0),
+            [f"keras-lie: image sides must be multiples of the block size {m}; "
+             "crop or resize, or use padding='replicate'. Got height, width:", shape[1], shape[2]],
+        )
+        with tf.control_dependencies([check]):
+            return tf.identity(images)
+
+
+def _as_tensor(images) -> tf.Tensor:
+    if tf.is_tensor(images):
+        return images
+    array = np.asarray(images)
+    if array.dtype == object or array.dtype.kind not in "uif":
+        raise ImageValueError(
+            f"Images must be numeric arrays, not dtype {array.dtype}; decode them to uint8 first."
+        )
+    return tf.convert_to_tensor(array)
+
+
+def _replicate_pad(images: tf.Tensor, pad_height, pad_width) -> tf.Tensor:
+    """Pad bottom and right by repeating the last row and column."""
+    images = tf.concat([images, tf.repeat(images[:, -1:], pad_height, axis=1)], axis=1)
+    return tf.concat([images, tf.repeat(images[:, :, -1:], pad_width, axis=2)], axis=2)
+
+
+def _to_uint8(images: tf.Tensor) -> tf.Tensor:
+    """Cast to uint8 after checking that values are integers in [0, 255]."""
+    if images.dtype == tf.uint8:
+        return images
+    if not (images.dtype.is_floating or images.dtype.is_integer):
+        raise ImageValueError(
+            f"Images of dtype {images.dtype.name} are not supported; use uint8, or floats "
+            "holding integers in [0, 255]."
+        )
+    wide = tf.cast(images, tf.float64) if images.dtype.is_floating else tf.cast(images, tf.int64)
+    in_range = tf.logical_and(wide >= 0, wide <= 255)
+    valid = tf.logical_and(in_range, tf.equal(wide, tf.round(wide))) if images.dtype.is_floating else in_range
+    if tf.executing_eagerly():
+        valid = valid.numpy()
+        if not valid.all():
+            values = wide.numpy()
+            bad = values[~valid]
+            raise ImageValueError(
+                f"{bad.size} image values are not integers in [0, 255] (e.g. {bad.flat[0]!r}; "
+                f"range {values.min()!r}..{values.max()!r}). Encrypt the 8-bit image itself: "
+                "undo any scaling (x * 255) or normalisation before encrypting."
+            )
+        return tf.cast(images, tf.uint8)
+    check = tf.debugging.Assert(
+        tf.reduce_all(valid),
+        ["keras-lie: image values must be integers in [0, 255]; undo scaling or normalisation "
+         "before encrypting."],
+    )
+    with tf.control_dependencies([check]):
+        return tf.cast(images, tf.uint8)

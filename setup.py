@@ -1,0 +1,37 @@
+"""keras-lie: learnable image encryption for TensorFlow/Keras."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version: dict = {}
+exec(Path("keras_lie/version.py").read_text(), version)
+
+setup(
+    name="keras-lie",
+    version=version["__version__"],
+    description=(
+        "Learnable image encryption (Tanaka, ICCE-TW 2018) for TensorFlow/Keras: encrypt "
+        "images so people cannot recognise them while networks still learn from them."
+    ),
+    long_description=Path("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["keras_lie", "keras_lie.*"]),
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3",
+        "numpy",
+        "tensorflow-datasets",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6"],
+    },
+    entry_points={"console_scripts": ["keras-lie=keras_lie.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+        "Topic :: Security :: Cryptography",
+    ],
+)
