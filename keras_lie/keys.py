@@ -36,6 +36,12 @@ KEY_FORMAT = "keras-lie-key"
 KEY_FORMAT_VERSION = 1
 
 
+def short_fingerprint(fingerprint: str) -> str:
+    """The first 16 hex digits of a fingerprint, grouped for display: 'd979:4ce1:4cb2:c4cd'."""
+    digits = fingerprint.removeprefix("sha256:")[:16]
+    return ":".join(digits[i : i + 4] for i in range(0, 16, 4))
+
+
 def canonical_scheme_name(name: str) -> str:
     """Return the canonical scheme name for `name` ('block-shuffle' -> 'block_shuffle')."""
     canonical = str(name).strip().lower().replace("-", "_")
@@ -100,8 +106,7 @@ class Key:
     @property
     def short_fingerprint(self) -> str:
         """The first 16 hex digits of the fingerprint, grouped for display."""
-        digits = self.fingerprint[:16]
-        return ":".join(digits[i : i + 4] for i in range(0, 16, 4))
+        return short_fingerprint(self.fingerprint)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Key) and self.fingerprint == other.fingerprint

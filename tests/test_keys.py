@@ -1,0 +1,215 @@
+import json
+import os
+import pickle
+import stat
+
+import numpy as np
+import pytest
+
+from keras_lie import keys
+from keras_lie.errors import KeyFileError, KeyMismatchError
+from keras_lie.keys import (
+    BlockShuffleKey,
+    CatMapKey,
+    LearnableKey,
+    PlainKey,
+    generate_key,
+    load_key,
+)
+
+ALL_SCHEMES = ["learnable", "block_shuffle", "cat_map", "plain"]
+
+
+@pytest.mark.parametrize("scheme", ALL_SCHEMES)
+def test_save_load_round_trip_keeps_key_and_fingerprint(tmp_path, scheme):
+    key = generate_key(scheme, channels=3)
+    path = key.save(tmp_path / "key.json")
+    loaded = load_key(path)
+    assert loaded == key
+    assert loaded.fingerprint == key.fingerprint
+    assert type(loaded) is type(key)
+    assert loaded.path == path
+
+
+def test_key_file_is_owner_only_and_never_silently_overwritten(tmp_path):
+    path = tmp_path / "key.json"
+    LearnableKey.generate().save(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError):
+        LearnableKey.generate().save(path)
+    assert path.read_bytes() == before
+    other = LearnableKey.generate()
+    other.save(path, overwrite=True)
+    assert load_key(path) == other
+    assert [p.name for p in tmp_path.iterdir()] == ["key.json"]  # no temporary left behind
+
+
+def test_generation_uses_csprng_by_default_and_seed_reproducibly():
+    assert LearnableKey.generate() != LearnableKey.generate()
+    assert LearnableKey.generate(seed=7) == LearnableKey.generate(seed=7)
+    assert LearnableKey.generate(seed=7) != LearnableKey.generate(seed=8)
+    assert CatMapKey.generate(seed=7) == CatMapKey.generate(seed=7)
+    state = np.random.get_state()
+    LearnableKey.generate(seed=3)
+    LearnableKey.generate()
+    assert np.array_equal(np.random.get_state()[1], state[1])  # global state untouched
+
+
+def test_reversal_mask_is_strictly_greater_than_d():
+    d = 4 * 4 * 3
+    permutation = np.arange(2 * d)
+    key = LearnableKey(4, 3, permutation)
+    assert not key.reversal_mask[d]  # k[i] == d is not reversed
+    assert key.reversal_mask[d + 1 :].all() and not key.reversal_mask[: d + 1].any()
+
+
+def test_fingerprint_depends_on_material_sizes_and_scheme():
+    key = LearnableKey.generate(seed=1)
+    swapped = key.permutation.copy()
+    swapped[[0, 1]] = swapped[[1, 0]]
+    assert LearnableKey(4, 3, swapped).fingerprint != key.fingerprint
+    assert len(key.fingerprint) == 64
+    assert len(key.short_fingerprint) == 19
+    assert key.short_fingerprint.replace(":", "") == key.fingerprint[:16]
+
+
+def test_repr_and_describe_never_show_key_material():
+    key = LearnableKey.generate(seed=1)
+    text = repr(key) + json.dumps(key.describe())
+    assert str(list(key.permutation[:6]))[1:-1] not in text
+    assert "permutation" not in text
+    cat = CatMapKey.generate(seed=1)
+    assert cat.secret.hex() not in repr(cat) + json.dumps(cat.describe())
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d.update(permutation=d["permutation"][:-1]), "entries"),
+        (lambda d: d["permutation"].__setitem__(0, d["permutation"][1]), "not a permutation"),
+        (lambda d: d["permutation"].__setitem__(0, 999), "not a permutation"),
+        (lambda d: d.update(block_size=8), "entries"),
+        (lambda d: d.update(block_size="4"), "integer"),
+        (lambda d: d.update(version=99), "version"),
+        (lambda d: d.update(scheme="rot13"), "unknown scheme"),
+        (lambda d: d.pop("fingerprint"), "lacks"),
+        (lambda d: d.update(format="something"), "not a keras-lie key"),
+        (lambda d: d.update(reversal_mask=[0] * 96), "reversal_mask"),
+        (lambda d: d.update(fingerprint="sha256:" + "0" * 64), "fingerprint"),
+    ],
+)
+def test_edited_key_files_never_load(tmp_path, edit, message):
+    path = tmp_path / "key.json"
+    LearnableKey.generate(seed=1).save(path)
+    document = json.loads(path.read_text())
+    edit(document)
+    path.write_text(json.dumps(document))
+    with pytest.raises(KeyFileError, match=message):
+        load_key(path)
+
+
+def test_swapped_permutation_entries_change_the_fingerprint_and_fail(tmp_path):
+    path = tmp_path / "key.json"
+    LearnableKey.generate(seed=1).save(path)
+    document = json.loads(path.read_text())
+    p = document["permutation"]
+    p[0], p[1] = p[1], p[0]
+    document["reversal_mask"] = [int(v > 48) for v in p]
+    path.write_text(json.dumps(document))
+    with pytest.raises(KeyFileError, match="fingerprint"):
+        load_key(path)
+
+
+def test_truncated_missing_and_wrong_type_files(tmp_path):
+    path = tmp_path / "key.json"
+    LearnableKey.generate(seed=1).save(path)
+    path.write_text(path.read_text()[:100])
+    with pytest.raises(KeyFileError, match="not valid JSON"):
+        load_key(path)
+    with pytest.raises(KeyFileError, match="does not exist"):
+        load_key(tmp_path / "missing.json")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    with pytest.raises(KeyFileError):
+        load_key(tmp_path / "image.png")
+    with pytest.raises(KeyFileError, match="folder"):
+        load_key(tmp_path)
+
+
+def test_loading_a_key_of_another_scheme_through_a_subclass(tmp_path):
+    path = BlockShuffleKey.generate().save(tmp_path / "key.json")
+    with pytest.raises(KeyMismatchError, match="block_shuffle"):
+        LearnableKey.load(path)
+    assert isinstance(BlockShuffleKey.load(path), BlockShuffleKey)
+
+
+def test_scheme_names_and_bad_sizes():
+    assert keys.canonical_scheme_name("Block-Shuffle") == "block_shuffle"
+    assert keys.canonical_scheme_name("proposed") == "learnable"
+    with pytest.raises(KeyMismatchError, match="Unknown scheme"):
+        generate_key("rot13")
+    with pytest.raises(KeyMismatchError, match="positive integer"):
+        LearnableKey.generate(block_size=0)
+    assert generate_key("block_shuffle").permutation.size == 48
+    assert generate_key("cat_map").block_size == 1
+    assert isinstance(generate_key("plain"), PlainKey)
+
+
+def test_reference_pickle_import(reference_files):
+    key_path, _ = reference_files
+    key = LearnableKey.from_reference_pickle(key_path)
+    assert (key.block_size, key.channels) == (4, 3)
+    assert sorted(key.permutation) == list(range(96))
+
+
+@pytest.mark.parametrize("module", ["numpy.core.multiarray", "numpy._core.multiarray"])
+def test_reference_pickle_of_numpy_1_and_2(tmp_path, module):
+    key = LearnableKey.generate(seed=5)
+    data = pickle.dumps([[4, 4, 3], key.permutation.astype(np.uint32)], protocol=3)
+    # Rewrite the global to the other NumPy major's module name.
+    for name in (b"numpy.core.multiarray", b"numpy._core.multiarray"):
+        data = data.replace(name, module.encode())
+    path = tmp_path / "key.pkl"
+    path.write_bytes(data)
+    assert LearnableKey.from_reference_pickle(path) == key
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_malicious_reference_pickle_is_refused_without_running(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps([[4, 4, 3], _Exploit(marker)], protocol=3))
+    with pytest.raises(KeyFileError, match="posix.system|os.system|nt.system"):
+        LearnableKey.from_reference_pickle(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ([[4, 4, 3], np.arange(95, dtype=np.uint32)], "entries"),
+        ([[4, 2, 3], np.arange(96, dtype=np.uint32)], "square"),
+        ([[4, 4, 3], np.zeros(96, dtype=np.uint32)], "not a permutation"),
+        ([[4, 4, 3], np.arange(96, dtype=np.float32)], "not integers"),
+        ({"key": 1}, r"\[\[M, M, C\], key\]"),
+    ],
+)
+def test_reference_pickle_with_wrong_content(tmp_path, payload, message):
+    path = tmp_path / "key.pkl"
+    path.write_bytes(pickle.dumps(payload, protocol=3))
+    with pytest.raises(KeyFileError, match=message):
+        LearnableKey.from_reference_pickle(path)
+
+
+def test_reference_pickle_garbage(tmp_path):
+    path = tmp_path / "key.pkl"
+    path.write_bytes(b"not a pickle")
+    with pytest.raises(KeyFileError):
+        LearnableKey.from_reference_pickle(path)
