@@ -1,0 +1,134 @@
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_lie import cli
+from keras_lie.files import read_image
+from keras_lie.keys import load_key
+from keras_lie.schemes import get_scheme
+
+from conftest import random_images
+
+
+def run(*args):
+    return cli.main([str(a) for a in args])
+
+
+def write_png(path, image):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(tf.io.encode_png(image).numpy())
+
+
+@pytest.fixture
+def key_path(tmp_path):
+    path = tmp_path / "key.json"
+    assert run("keygen", "--scheme", "learnable", "--block-size", "4", "--channels", "3", "-o", path) == 0
+    return path
+
+
+@pytest.fixture
+def image_tree(tmp_path, rng):
+    root = tmp_path / "images"
+    for label in ("cat", "dog"):
+        for i in range(3):
+            write_png(root / label / f"{i}.png", random_images(rng, (16, 16, 3)))
+    return root
+
+
+def test_keygen_and_key_info(key_path, capsys):
+    assert stat.S_IMODE(os.stat(key_path).st_mode) == 0o600
+    key = load_key(key_path)
+    assert run("key-info", key_path, "--json") == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["fingerprint"] == key.fingerprint and facts["scheme"] == "learnable"
+    assert run("key-info", key_path) == 0
+    text = capsys.readouterr().out
+    assert key.short_fingerprint in text and "permutation" not in text
+
+
+def test_keygen_refuses_overwrite_and_bad_scheme(key_path, capsys):
+    before = key_path.read_bytes()
+    assert run("keygen", "-o", key_path) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert key_path.read_bytes() == before
+    assert run("keygen", "--scheme", "rot13", "-o", key_path.parent / "x.json") == 1
+    assert "Unknown scheme" in capsys.readouterr().err
+
+
+def test_keygen_from_reference(reference_files, tmp_path):
+    key_pickle, _ = reference_files
+    assert run("keygen", "--from-reference", key_pickle, "-o", tmp_path / "ref.json") == 0
+    assert load_key(tmp_path / "ref.json").permutation.size == 96
+
+
+def test_encrypt_decrypt_folder_round_trips_bit_for_bit(key_path, image_tree, tmp_path):
+    encrypted, decrypted = tmp_path / "enc", tmp_path / "dec"
+    assert run("encrypt", "--key", key_path, image_tree, encrypted, "--quiet") == 0
+    assert run("decrypt", "--key", key_path, encrypted, decrypted, "--quiet") == 0
+    scheme = get_scheme(key_path)
+    for original in image_tree.rglob("*.png"):
+        relative = original.relative_to(image_tree)
+        enc = read_image(encrypted / relative)
+        assert np.array_equal(enc, scheme.encrypt(read_image(original)))
+        assert np.array_equal(read_image(decrypted / relative), read_image(original))
+
+
+def test_single_file_and_refusals(key_path, image_tree, tmp_path, capsys):
+    source = image_tree / "cat" / "0.png"
+    assert run("encrypt", "--key", key_path, source, tmp_path / "one.png") == 0
+    assert run("encrypt", "--key", key_path, source, tmp_path / "one.jpg") == 1
+    assert "Lossy" in capsys.readouterr().err
+    assert not (tmp_path / "one.jpg").exists()
+    # An existing output is kept unless --overwrite.
+    before = (tmp_path / "one.png").read_bytes()
+    assert run("encrypt", "--key", key_path, image_tree / "cat" / "1.png", tmp_path / "one.png") == 1
+    assert (tmp_path / "one.png").read_bytes() == before
+    # The input itself is never overwritten, even with --overwrite.
+    original = source.read_bytes()
+    assert run("encrypt", "--key", key_path, source, source, "--overwrite") == 1
+    assert source.read_bytes() == original
+    # Output folder inside the input tree.
+    assert run("encrypt", "--key", key_path, image_tree, image_tree / "out") == 1
+    assert "inside the input folder" in capsys.readouterr().err
+
+
+def test_bad_files_are_reported_per_file(key_path, image_tree, tmp_path, capsys):
+    (image_tree / "dog" / "broken.png").write_bytes(b"junk")
+    write_png(image_tree / "dog" / "odd.png", np.zeros((15, 16, 3), np.uint8))
+    write_png(image_tree / "dog" / "gray.png", np.zeros((16, 16, 1), np.uint8))
+    out = tmp_path / "enc"
+    assert run("encrypt", "--key", key_path, image_tree, out, "--quiet") == 1
+    err = capsys.readouterr().err
+    assert "broken.png: not a readable" in err
+    assert "odd.png: Image sides 15x16" in err
+    assert "gray.png: has 1 channels" in err
+    assert "3 file(s) failed" in err
+    assert len(list(out.rglob("*.png"))) == 6  # the good files are still written
+    assert not list(out.rglob("*.tmp"))  # and nothing half-written is left
+
+
+def test_wrong_or_missing_key(image_tree, tmp_path, capsys):
+    assert run("encrypt", "--key", tmp_path / "nope.json", image_tree, tmp_path / "o") == 1
+    assert "does not exist" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert run("encrypt", "--key", bad, image_tree, tmp_path / "o") == 1
+    assert "not a keras-lie key" in capsys.readouterr().err
+
+
+def test_padding_option(key_path, tmp_path):
+    write_png(tmp_path / "odd.png", np.full((15, 14, 3), 7, np.uint8))
+    assert run("encrypt", "--key", key_path, "--padding", "replicate", tmp_path / "odd.png", tmp_path / "e.png") == 0
+    assert read_image(tmp_path / "e.png").shape == (16, 16, 3)
+
+
+def test_help_and_no_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run("encrypt", "--help")
+    assert exit_info.value.code == 0
+    assert "PNG" in capsys.readouterr().out
+    assert run() == 2
