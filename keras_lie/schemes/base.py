@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -14,6 +15,7 @@ from keras_lie.schemes._gather import BytePlan, NibblePlan, apply_plan
 Direction = Literal["encrypt", "decrypt"]
 Padding = Literal["error", "replicate"]
 PADDING_MODES = ("error", "replicate")
+_PLAN_CACHE_SIZE = 8  # image sizes whose gather plans a scheme keeps
 
 
 class Scheme:
@@ -45,6 +47,7 @@ class Scheme:
         self.key = key
         self.jit_compile = bool(jit_compile)
         self._compiled: dict[str, tf.types.experimental.GenericFunction] = {}
+        self._plans: collections.OrderedDict = collections.OrderedDict()
 
     @property
     def block_size(self) -> int:
@@ -90,14 +93,30 @@ class Scheme:
     def transform_uint8(self, images: tf.Tensor, direction: Direction) -> tf.Tensor:
         """Encrypt or decrypt a checked uint8 batch (N, H, W, C) with TF ops only."""
         shape = tf.shape(images)
-        static = images.shape
-        height = static[1] if static[1] is not None else shape[1]
-        width = static[2] if static[2] is not None else shape[2]
-        plan = self.plan(height, width, direction)
+        height, width = images.shape[1], images.shape[2]
+        if height is not None and width is not None:
+            plan = self._cached_plan(height, width, direction)
+        else:
+            plan = self.plan(shape[1], shape[2], direction)
         if plan is None:
             return tf.identity(images)
         flat = tf.reshape(images, tf.stack([shape[0], -1]))
         return tf.reshape(apply_plan(flat, plan), shape)
+
+    def _cached_plan(self, height: int, width: int, direction: Direction):
+        """The plan for a static size, computed once, eagerly, and reused as constants.
+
+        Computing the index inside every call would cost as much as the
+        encryption itself on large images (XLA does not fold it away).
+        """
+        cache_key = (height, width, direction)
+        if cache_key not in self._plans:
+            with tf.init_scope():  # eager even while a tf.function or tf.data map traces
+                self._plans[cache_key] = self.plan(height, width, direction)
+            if len(self._plans) > _PLAN_CACHE_SIZE:
+                self._plans.popitem(last=False)
+        self._plans.move_to_end(cache_key)
+        return self._plans[cache_key]
 
     def _compiled_transform(self, direction: Direction):
         if direction not in self._compiled:

@@ -1,0 +1,96 @@
+"""Encryption throughput: images per second per scheme, eager vs tf.function vs XLA.
+
+Beside a plain memory copy of the same bytes and a direct NumPy transcription of
+the proposed scheme, measured in the same run (timing on a shared machine is
+noisy: read the ratios). Prints a table and writes JSON.
+
+    python benchmarks/encryption_throughput.py [--small 10000] [--large 16] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from keras_lie.keys import generate_key  # noqa: E402
+from keras_lie.schemes import get_scheme  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from numpy_oracle import numpy_learnable_encrypt  # noqa: E402
+
+SCHEMES = ("learnable", "block_shuffle", "cat_map", "plain")
+
+
+def best_seconds(function, repeats: int) -> float:
+    function()  # warm-up: tracing and XLA compilation are not throughput
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def measure(images: np.ndarray, repeats: int) -> list[dict]:
+    n = len(images)
+    tensor = tf.constant(images)
+    rows = []
+
+    def add(scheme, mode, seconds):
+        rows.append({"scheme": scheme, "mode": mode, "images_per_s": n / seconds, "seconds": seconds})
+
+    add("memory copy", "numpy", best_seconds(lambda: images.copy(), repeats))
+    learnable_key = generate_key("learnable", block_size=4, channels=3, seed=0)
+    add("learnable", "numpy transcription", best_seconds(lambda: numpy_learnable_encrypt(images, learnable_key), repeats))
+    for name in SCHEMES:
+        key = generate_key(name, block_size=4 if name in ("learnable", "block_shuffle") else None, channels=3, seed=0)
+        eager = get_scheme(key, jit_compile=False)
+        graph = tf.function(eager.encrypt)
+        xla = get_scheme(key, jit_compile=True)
+        add(name, "eager", best_seconds(lambda: eager.encrypt(tensor).numpy(), repeats))
+        add(name, "tf.function", best_seconds(lambda: graph(tensor).numpy(), repeats))
+        add(name, "xla", best_seconds(lambda: xla.encrypt(tensor).numpy(), repeats))
+    return rows
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=10_000, help="number of 32x32x3 images")
+    parser.add_argument("--large", type=int, default=16, help="number of 1024x1024x3 images")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "encryption_throughput.json")
+    args = parser.parse_args(argv)
+
+    rng = np.random.default_rng(0)
+    results = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "tensorflow": tf.__version__},
+        "workloads": {},
+    }
+    for label, shape in (("32x32x3", (args.small, 32, 32, 3)), ("1024x1024x3", (args.large, 1024, 1024, 3))):
+        images = rng.integers(0, 256, shape, dtype=np.uint8)
+        rows = measure(images, args.repeats)
+        baseline = next(r for r in rows if r["mode"] == "numpy transcription")["images_per_s"]
+        for row in rows:
+            row["vs_numpy_transcription"] = row["images_per_s"] / baseline
+        results["workloads"][label] = {"images": shape[0], "rows": rows}
+        print(f"\n{shape[0]} images of {label}")
+        print(f"{'scheme':<14} {'mode':<20} {'images/s':>12} {'x numpy':>9}")
+        for row in rows:
+            print(f"{row['scheme']:<14} {row['mode']:<20} {row['images_per_s']:>12,.0f} {row['vs_numpy_transcription']:>9.1f}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=1))
+    print(f"\nWrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
