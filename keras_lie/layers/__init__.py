@@ -1,6 +1,24 @@
 """Keras layers of keras-lie."""
 
+from keras_lie.layers.block_stem import BlockStem, split_nibbles
+from keras_lie.layers.channel_padding import ChannelPadding
 from keras_lie.layers.decrypt import Decrypt
+from keras_lie.layers.depth_to_space import DepthToSpace
 from keras_lie.layers.encrypt import Encrypt
+from keras_lie.layers.encryption_info import EncryptionInfo
+from keras_lie.layers.replicate_padding import ReplicatePadding2D
+from keras_lie.layers.shake_drop import ShakeDrop
+from keras_lie.layers.stochastic_depth import StochasticDepth
 
-__all__ = ["Decrypt", "Encrypt"]
+__all__ = [
+    "BlockStem",
+    "ChannelPadding",
+    "Decrypt",
+    "DepthToSpace",
+    "Encrypt",
+    "EncryptionInfo",
+    "ReplicatePadding2D",
+    "ShakeDrop",
+    "StochasticDepth",
+    "split_nibbles",
+]

@@ -1,0 +1,162 @@
+"""The `BlockStem` layer: the paper's adaptation network for block-wise encrypted images."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+INPUT_MODES = ("bytes", "nibbles")
+NORMALIZATIONS = ("batch", "layer", None)
+
+
+def split_nibbles(images):
+    """Split byte values (0..255) into nibbles: lower 4 bits of every channel, then upper.
+
+    Input shape: `(..., C)`. Output shape: `(..., 2C)`, float32 values in 0..15, with
+    channel `c` the lower and channel `C + c` the upper nibble of input channel `c`
+    (the order of the encryption's nibble vector).
+    """
+    x = ops.cast(images, "float32")
+    upper = ops.floor(x / 16.0)
+    return ops.concatenate([x - 16.0 * upper, upper], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="keras_lie")
+class BlockStem(keras.layers.Layer):
+    """M x M stride-M convolution, a network-in-network stack, and depth-to-space by M.
+
+    The adaptation network of Tanaka (2018) for block-wise encrypted images: the
+    first convolution sees exactly one block per output position, the 1x1 (NiN)
+    convolutions mix features within a block, and sub-pixel upsampling returns
+    to the input resolution so that any network can follow.
+
+    With `input_mode="nibbles"` the layer splits every byte into its lower and
+    upper 4 bits (2C channels, scaled by 1/15) before the first convolution.
+    The proposed encryption is then an affine map (a permutation with some
+    entries replaced by 15 - x) of each block's inputs, which the first
+    convolution can undo exactly; this is what `keras_lie.models.convert_key`
+    uses, and why no normalisation comes before that convolution. With
+    `input_mode="bytes"` (the paper) the input is scaled by 1/255.
+
+    Input shape: `(N, H, W, C)`, values 0..255 (any real dtype), H and W multiples of M.
+    Output shape: `(N, H, W, output_channels)`.
+
+    Args:
+        block_size: M, the block side of the encryption.
+        filters: channels of the M x M convolution.
+        nin_depth: number of 1x1 convolution layers after it.
+        nin_filters: their channels (default: `filters`).
+        output_channels: channels after depth-to-space.
+        activation: activation after the block convolution and each NiN layer.
+        normalization: "batch", "layer" or None, after each of those convolutions.
+        input_mode: "bytes" or "nibbles".
+
+    Example:
+
+    >>> stem = BlockStem(block_size=4, filters=48, nin_depth=1, output_channels=32)
+    >>> stem(np.zeros((2, 32, 32, 3), "float32")).shape
+    TensorShape([2, 32, 32, 32])
+    """
+
+    def __init__(
+        self,
+        block_size: int = 4,
+        filters: int = 48,
+        nin_depth: int = 1,
+        nin_filters: int | None = None,
+        output_channels: int = 32,
+        activation: str = "relu",
+        normalization: str | None = "batch",
+        input_mode: str = "bytes",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if input_mode not in INPUT_MODES:
+            raise ValueError(f"input_mode must be one of {INPUT_MODES}, not {input_mode!r}.")
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, not {normalization!r}.")
+        self.block_size = int(block_size)
+        self.filters = int(filters)
+        self.nin_depth = int(nin_depth)
+        self.nin_filters = int(nin_filters) if nin_filters else self.filters
+        self.output_channels = int(output_channels)
+        self.activation = keras.activations.get(activation)
+        self.activation_name = activation
+        self.normalization = normalization
+        self.input_mode = input_mode
+
+    def _norm(self, name):
+        if self.normalization == "batch":
+            return keras.layers.BatchNormalization(dtype=self.dtype_policy, name=name)
+        if self.normalization == "layer":
+            return keras.layers.LayerNormalization(dtype=self.dtype_policy, name=name)
+        return None
+
+    def build(self, input_shape):
+        height, width, channels = input_shape[1], input_shape[2], input_shape[-1]
+        m = self.block_size
+        for side in (height, width):
+            if side is not None and side % m:
+                raise ValueError(
+                    f"BlockStem with block size {m} needs sides that are multiples of {m}; "
+                    f"got input shape {tuple(input_shape)}."
+                )
+        self.input_channels = channels
+        conv_in = channels * (2 if self.input_mode == "nibbles" else 1)
+        self.block_conv = keras.layers.Conv2D(
+            self.filters, m, strides=m, padding="valid", dtype=self.dtype_policy, name="block_conv"
+        )
+        self.block_conv.build((None, None, None, conv_in))
+        self.block_norm = self._norm("block_norm")
+        if self.block_norm is not None:
+            self.block_norm.build((None, None, None, self.filters))
+        self.nin_convs, self.nin_norms = [], []
+        width_in = self.filters
+        for i in range(self.nin_depth):
+            conv = keras.layers.Conv2D(self.nin_filters, 1, dtype=self.dtype_policy, name=f"nin_conv_{i}")
+            conv.build((None, None, None, width_in))
+            norm = self._norm(f"nin_norm_{i}")
+            if norm is not None:
+                norm.build((None, None, None, self.nin_filters))
+            self.nin_convs.append(conv)
+            self.nin_norms.append(norm)
+            width_in = self.nin_filters
+        self.expand = keras.layers.Conv2D(
+            self.output_channels * m * m, 1, dtype=self.dtype_policy, name="expand"
+        )
+        self.expand.build((None, None, None, width_in))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        if self.input_mode == "nibbles":
+            x = split_nibbles(inputs) / 15.0
+        else:
+            x = ops.cast(inputs, "float32") / 255.0
+        x = ops.cast(x, self.compute_dtype)
+        x = self.block_conv(x)
+        if self.block_norm is not None:
+            x = self.block_norm(x, training=training)
+        x = self.activation(x)
+        for conv, norm in zip(self.nin_convs, self.nin_norms):
+            x = conv(x)
+            if norm is not None:
+                x = norm(x, training=training)
+            x = self.activation(x)
+        return tf.nn.depth_to_space(self.expand(x), self.block_size)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.output_channels)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "block_size": self.block_size,
+            "filters": self.filters,
+            "nin_depth": self.nin_depth,
+            "nin_filters": self.nin_filters,
+            "output_channels": self.output_channels,
+            "activation": self.activation_name,
+            "normalization": self.normalization,
+            "input_mode": self.input_mode,
+        }

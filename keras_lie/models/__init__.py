@@ -1,0 +1,29 @@
+"""Models for encrypted images: stems, backbones, classifiers, key conversion, export."""
+
+from keras_lie.models.classifier import (
+    build_classifier,
+    check_key,
+    encryption_info,
+    find_block_stem,
+    predict,
+)
+from keras_lie.models.conversion import block_input_map, convert_key, from_plain
+from keras_lie.models.export import export, export_encryptor, read_export_metadata
+from keras_lie.models.pyramidnet import pyramidnet
+from keras_lie.models.tanaka import tanaka_network
+
+__all__ = [
+    "block_input_map",
+    "build_classifier",
+    "check_key",
+    "convert_key",
+    "encryption_info",
+    "export",
+    "export_encryptor",
+    "find_block_stem",
+    "from_plain",
+    "predict",
+    "pyramidnet",
+    "read_export_metadata",
+    "tanaka_network",
+]

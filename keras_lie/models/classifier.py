@@ -1,0 +1,154 @@
+"""`build_classifier`: one call from a key (or scheme) to a model for its encrypted images."""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Callable
+
+import keras
+import numpy as np
+
+from keras_lie.errors import KeyMismatchError
+from keras_lie.keys import Key, canonical_scheme_name, load_key, short_fingerprint
+from keras_lie.layers import BlockStem, EncryptionInfo
+from keras_lie.models.pyramidnet import pyramidnet
+
+BLOCK_SCHEMES = ("learnable", "block_shuffle")
+DEFAULT_STEM = {"filters": 48, "nin_depth": 1, "output_channels": 32}
+DEFAULT_BLOCK_SIZE = 4
+
+
+def build_classifier(
+    key: Key | str | os.PathLike | None = None,
+    *,
+    num_classes: int = 10,
+    input_shape=(32, 32, 3),
+    backbone: Callable[..., keras.Model] | keras.Model | None = None,
+    stem: BlockStem | dict | bool | None = None,
+    stem_input_mode: str = "bytes",
+    name: str | None = None,
+) -> keras.Model:
+    """A classifier for images encrypted with `key`: EncryptionInfo, BlockStem, backbone.
+
+    Args:
+        key: a `Key`, a key file path, or a scheme name ("plain", "cat_map",
+            "block_shuffle", "learnable") when no key is at hand. The model records
+            the scheme and the key's fingerprint (never the key) in an
+            `EncryptionInfo` layer, so `check_key` can refuse other keys.
+        num_classes: number of classes.
+        input_shape: `(H, W, C)` of the (encrypted) images, values 0..255.
+        backbone: a `keras.Model` taking the stem's output, or a builder called as
+            `backbone(input_shape=..., num_classes=...)` (default: PyramidNet-110,
+            alpha 48). `keras.applications` networks work through a small wrapper
+            (`include_top=True, weights=None, classes=num_classes`).
+        stem: a `BlockStem`, a dict of its arguments, None for the default
+            (48 filters, one NiN layer, 32 output channels), or False for none. Its
+            block size is the key's for block-wise schemes, else 4 (the paper uses
+            the same network for every scheme).
+        stem_input_mode: "bytes" (the paper) or "nibbles" (exact key conversion
+            for the proposed scheme; see `BlockStem`).
+
+    Returns:
+        A `keras.Model` from `(N, H, W, C)` images to `(N, num_classes)` outputs.
+
+    Example:
+
+    >>> model = build_classifier("key.json", backbone=functools.partial(pyramidnet, depth=20, alpha=24))
+    """
+    scheme, fingerprint, block_size, channels = _describe_key(key)
+    if channels is not None and channels != input_shape[-1]:
+        raise KeyMismatchError(
+            f"The key is for {channels} channels but input_shape {tuple(input_shape)} has "
+            f"{input_shape[-1]}; use a key made for {input_shape[-1]} channels."
+        )
+    if stem is None or isinstance(stem, dict):
+        arguments = {**DEFAULT_STEM, "input_mode": stem_input_mode, **(stem or {})}
+        arguments.setdefault("block_size", block_size or DEFAULT_BLOCK_SIZE)
+        stem = BlockStem(**arguments, name="block_stem")
+    if stem is not False and scheme in BLOCK_SCHEMES and stem.block_size != block_size:
+        raise KeyMismatchError(
+            f"The stem's block size {stem.block_size} differs from the key's block size "
+            f"{block_size}; a block stem must see exactly one encryption block per step."
+        )
+    inputs = keras.Input(input_shape, name="images")
+    x = EncryptionInfo(scheme, fingerprint, name="encryption_info")(inputs)
+    if stem is not False:
+        x = stem(x)
+    if backbone is None:
+        backbone = functools.partial(pyramidnet, depth=110, alpha=48)
+    if not isinstance(backbone, keras.Model):
+        backbone = backbone(input_shape=tuple(x.shape[1:]), num_classes=num_classes)
+    outputs = backbone(x)
+    return keras.Model(inputs, outputs, name=name or f"{scheme}_classifier")
+
+
+def encryption_info(model: keras.Model) -> EncryptionInfo | None:
+    """The model's `EncryptionInfo` layer (scheme, key fingerprint), or None."""
+    for layer in _walk(model):
+        if isinstance(layer, EncryptionInfo):
+            return layer
+    return None
+
+
+def find_block_stem(model: keras.Model) -> BlockStem:
+    """The model's single `BlockStem` layer."""
+    stems = [layer for layer in _walk(model) if isinstance(layer, BlockStem)]
+    if len(stems) != 1:
+        raise ValueError(f"The model has {len(stems)} BlockStem layers; exactly one is needed.")
+    return stems[0]
+
+
+def check_key(model: keras.Model, key: Key | str | os.PathLike) -> None:
+    """Raise KeyMismatchError unless `key` (a Key, key file or fingerprint) is the model's key."""
+    info = encryption_info(model)
+    if info is None:
+        raise KeyMismatchError(
+            "The model records no encryption key (no EncryptionInfo layer); build it with "
+            "keras_lie.models.build_classifier."
+        )
+    if isinstance(key, Key):
+        fingerprint = key.fingerprint
+    elif isinstance(key, str) and len(key.removeprefix("sha256:")) == 64 and not os.path.exists(key):
+        fingerprint = key.removeprefix("sha256:")
+    else:
+        fingerprint = load_key(key).fingerprint
+    if info.key_fingerprint != fingerprint:
+        expected = short_fingerprint(info.key_fingerprint) if info.key_fingerprint else "no key"
+        raise KeyMismatchError(
+            f"These images are declared as encrypted with key {short_fingerprint(fingerprint)}, "
+            f"but the model was trained for {info.scheme!r} images with key {expected}. "
+            "Encrypt the images with the model's key, or convert the model with "
+            "keras_lie.models.convert_key."
+        )
+
+
+def predict(model: keras.Model, images, *, key: Key | str | os.PathLike, **kwargs) -> np.ndarray:
+    """`model.predict(images)` after checking that `key` is the model's key."""
+    check_key(model, key)
+    return model.predict(images, **{"verbose": 0, **kwargs})
+
+
+def _describe_key(key):
+    if key is None:
+        return "plain", None, None, None
+    if isinstance(key, (str, os.PathLike)) and not os.path.exists(key):
+        try:
+            return canonical_scheme_name(str(key)), None, _scheme_block_size(str(key)), None
+        except KeyMismatchError:
+            load_key(key)  # raises the clear "does not exist" error
+    if not isinstance(key, Key):
+        key = load_key(key)
+    block_size = key.block_size if key.scheme in BLOCK_SCHEMES else None
+    return key.scheme, key.fingerprint, block_size, key.channels
+
+
+def _scheme_block_size(scheme: str):
+    return DEFAULT_BLOCK_SIZE if canonical_scheme_name(scheme) in BLOCK_SCHEMES else None
+
+
+def _walk(model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _walk(layer)

@@ -1,0 +1,137 @@
+"""SavedModel export: the operator's classifier and the camera's encryptor."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from keras_lie.errors import KerasLieError
+from keras_lie.keys import Key, load_key
+from keras_lie.models.classifier import encryption_info
+from keras_lie.schemes import get_scheme
+from keras_lie.version import __version__
+
+METADATA_FILE = "keras_lie.json"
+
+
+def export(model: keras.Model, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Export a classifier as a TensorFlow SavedModel for serving encrypted images.
+
+    The `serving_default` signature takes `images`: uint8 `(N, H, W, C)` encrypted
+    images and returns `probabilities`: float32 `(N, classes)`. A `metadata`
+    signature and the asset `keras_lie.json` give the scheme and the key's
+    fingerprint (never the key). Loading needs TensorFlow only:
+
+        served = tf.saved_model.load(path)
+        served.signatures["serving_default"](images=batch)["probabilities"]
+
+    The SavedModel is written to a temporary folder and renamed into place.
+    """
+    height, width, channels = model.input_shape[1:]
+    info = encryption_info(model)
+    metadata = {
+        "format": "keras-lie-classifier",
+        "keras_lie_version": __version__,
+        "scheme": info.scheme if info else None,
+        "key_fingerprint": info.key_fingerprint if info else None,
+        "input_shape": [height, width, channels],
+        "num_classes": int(model.output_shape[-1]),
+    }
+    outputs_probabilities = _output_activation(model) is keras.activations.softmax
+
+    module = tf.Module()
+    module.model = model
+
+    @tf.function(input_signature=[tf.TensorSpec([None, height, width, channels], tf.uint8, name="images")])
+    def serve(images):
+        outputs = model(tf.cast(images, tf.float32), training=False)
+        outputs = tf.cast(outputs, tf.float32)
+        return {"probabilities": outputs if outputs_probabilities else tf.nn.softmax(outputs)}
+
+    text = json.dumps(metadata)
+
+    @tf.function(input_signature=[])
+    def metadata_signature():
+        return {"metadata": tf.constant(text)}
+
+    module.serve, module.metadata = serve, metadata_signature
+    return _save_atomically(
+        module, path, {"serving_default": serve, "metadata": metadata_signature}, text, overwrite, secret=False
+    )
+
+
+def export_encryptor(key: Key | str | os.PathLike, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Export the camera side: a SavedModel that encrypts uint8 images with `key`.
+
+    THIS FILE CONTAINS THE KEY: whoever has it can encrypt and, by reading the
+    graph, decrypt. Keep it as secret as the key file (it is written owner-only).
+    Signature `serving_default`: `images` uint8 `(N, H, W, C)` -> `encrypted`.
+    """
+    if not isinstance(key, Key):
+        key = load_key(key)
+    scheme = get_scheme(key, jit_compile=False)
+    module = tf.Module()
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, key.channels], tf.uint8, name="images")])
+    def encrypt(images):
+        return {"encrypted": scheme.encrypt(images)}
+
+    module.encrypt = encrypt
+    text = json.dumps(
+        {"format": "keras-lie-encryptor", "keras_lie_version": __version__, "scheme": key.scheme,
+         "key_fingerprint": key.fingerprint, "secret": True}
+    )
+    return _save_atomically(module, path, {"serving_default": encrypt}, text, overwrite, secret=True)
+
+
+def _output_activation(model: keras.Model):
+    """The activation of the layer that produces the model's output (through nested models)."""
+    layer = model.layers[-1]
+    while isinstance(layer, keras.Model):
+        layer = layer.layers[-1]
+    return getattr(layer, "activation", None)
+
+
+def read_export_metadata(path: str | os.PathLike) -> dict:
+    """The metadata (scheme, key fingerprint, shapes) of an exported SavedModel."""
+    asset = Path(path) / "assets" / METADATA_FILE
+    try:
+        return json.loads(asset.read_text())
+    except (OSError, json.JSONDecodeError):
+        raise KerasLieError(f"{path} is not a SavedModel exported by keras-lie (no {METADATA_FILE}).") from None
+
+
+def _save_atomically(module, path, signatures, metadata_text, overwrite, secret):
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; choose another path or pass overwrite=True.")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise KerasLieError(f"Folder {parent} does not exist; create it first.")
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=parent))
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            asset_file = Path(scratch) / METADATA_FILE
+            asset_file.write_text(metadata_text)
+            module.metadata_asset = tf.saved_model.Asset(str(asset_file))
+            tf.saved_model.save(module, str(staging / "model"), signatures=signatures)
+        if secret:
+            for root, folders, files in os.walk(staging):
+                for name in folders:
+                    os.chmod(os.path.join(root, name), 0o700)
+                for name in files:
+                    os.chmod(os.path.join(root, name), 0o600)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(staging / "model", path)
+        if secret:
+            os.chmod(path, 0o700)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path
