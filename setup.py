@@ -24,9 +24,10 @@ setup(
         "keras>=3",
         "numpy",
         "tensorflow-datasets",
+        "matplotlib",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6"],
+        "test": ["pytest>=7", "hypothesis>=6", "nbclient", "nbformat", "ipykernel"],
     },
     entry_points={"console_scripts": ["keras-lie=keras_lie.cli:main"]},
     classifiers=[

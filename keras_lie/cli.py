@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from keras_lie.errors import KerasLieError  # light: no TensorFlow import
+
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
@@ -23,8 +25,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # fewer TensorFlow log lines
-    from keras_lie.errors import KerasLieError
-
     try:
         return args.handler(args)
     except (KerasLieError, FileExistsError) as error:
@@ -93,7 +93,219 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--overwrite", action="store_true", help="replace existing output files")
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
         sub.set_defaults(handler=_transform, direction=direction)
+    _add_training_commands(commands)
     return parser
+
+
+def _add_training_commands(commands) -> None:
+    from keras_lie.experiments import PRESETS
+
+    def add_budget_options(sub, defaults_from="cpu-small"):
+        sub.add_argument("--preset", choices=sorted(PRESETS), default=defaults_from,
+                         help=f"settings to start from (default: {defaults_from}); options below override them")
+        sub.add_argument("--data", help="cifar10, cifar100, a class-folder tree, or a zip of one")
+        sub.add_argument("--data-dir", help="TensorFlow Datasets folder (for a prepared copy)")
+        sub.add_argument("--train-size", type=int, help="class-balanced subset of the training set")
+        sub.add_argument("--test-size", type=int, help="class-balanced subset of the test set")
+        sub.add_argument("--epochs", type=int)
+        sub.add_argument("--batch-size", type=int)
+        sub.add_argument("--learning-rate", type=float)
+        sub.add_argument("--schedule", choices=("cosine", "step", "constant"))
+        sub.add_argument("--depth", type=int, help="PyramidNet depth (6n + 2)")
+        sub.add_argument("--alpha", type=float, help="PyramidNet widening factor")
+        sub.add_argument("--seed", type=int)
+        sub.add_argument("--no-augment", dest="augment", action="store_const", const=False, default=None,
+                         help="no block-aligned augmentation")
+        sub.add_argument("--mixed-precision", action="store_const", const=True, default=None)
+        sub.add_argument("--output", "-o", type=Path, required=True, help="output folder")
+
+    train = commands.add_parser(
+        "train", help="train a classifier on encrypted images",
+        description=(
+            "Train a classifier (block stem + PyramidNet). With --key, images are encrypted on "
+            "the fly (the data holder's view); with --encrypted, --data is a folder made by "
+            "`keras-lie encrypt` and only --scheme is needed (the trainer's view: no key)."
+        ),
+    )
+    train.add_argument("--key", type=Path, help="key file to encrypt with")
+    train.add_argument("--encrypted", action="store_true", help="--data is already encrypted")
+    train.add_argument("--scheme", default=None, help="scheme of already-encrypted data")
+    train.add_argument("--stem-input", choices=("bytes", "nibbles"), default="bytes")
+    add_budget_options(train)
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a trained model on a test split")
+    evaluate.add_argument("--model", type=Path, required=True, help="a .keras model from `train`")
+    evaluate.add_argument("--data", required=True)
+    evaluate.add_argument("--data-dir")
+    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--key", type=Path, help="key to encrypt the data with (checked against the model)")
+    evaluate.add_argument("--encrypted", action="store_true", help="--data is already encrypted")
+    evaluate.add_argument("--batch-size", type=int, default=128)
+    evaluate.add_argument("--limit", type=int)
+    evaluate.set_defaults(handler=_evaluate)
+
+    reproduce = commands.add_parser(
+        "reproduce", help="reproduce the paper's Table I",
+        description="Train the same network on plain, cat map, naive shuffle and proposed images "
+                    "and write results.md, results.json and results.png beside the paper's figures.",
+    )
+    reproduce.add_argument("--schemes", default="plain,cat_map,block_shuffle,learnable")
+    reproduce.add_argument("--stem-inputs", default="bytes,nibbles", help="for the proposed scheme")
+    add_budget_options(reproduce)
+    reproduce.set_defaults(handler=_reproduce)
+
+    figure = commands.add_parser("figure", help="draw the paper's Figure 2")
+    figure.add_argument("images", nargs="*", type=Path, help="image files (default: from --data)")
+    figure.add_argument("--data", help="dataset to take images from (as for train)")
+    figure.add_argument("--count", type=int, default=4, help="images taken from --data")
+    figure.add_argument("--block-size", type=int, default=4)
+    figure.add_argument("--seed", type=int, help="key seed (default: fresh random keys)")
+    figure.add_argument("--output", "-o", type=Path, required=True, help="PNG file")
+    figure.set_defaults(handler=_figure)
+
+    export = commands.add_parser("export", help="export a model (or the camera's encryptor) as a SavedModel")
+    export.add_argument("--model", type=Path, help="a .keras classifier")
+    export.add_argument("--encryptor", action="store_true", help="export the encryptor for --key instead (SECRET)")
+    export.add_argument("--key", type=Path)
+    export.add_argument("--output", "-o", type=Path, required=True)
+    export.add_argument("--force", action="store_true", help="replace an existing output folder")
+    export.set_defaults(handler=_export)
+
+
+def _overrides(args) -> dict:
+    import dataclasses
+
+    from keras_lie.experiments import Preset
+
+    fields = {f.name for f in dataclasses.fields(Preset)}
+    return {k: v for k, v in vars(args).items() if k in fields and v is not None}
+
+
+def _settings(args):
+    import dataclasses
+
+    from keras_lie.experiments import PRESETS
+
+    return dataclasses.replace(PRESETS[args.preset], **_overrides(args))
+
+
+def _train(args) -> int:
+    import functools
+
+    from keras_lie.data import load_source, make_pipeline
+    from keras_lie.keys import canonical_scheme_name, load_key
+    from keras_lie.models import build_classifier, pyramidnet
+    from keras_lie.training import train
+
+    settings = _settings(args)
+    scheme_name = canonical_scheme_name(args.scheme or "plain")
+    if args.key is None and not args.encrypted and scheme_name != "plain":
+        raise KerasLieError("Give --key to encrypt the data, or --encrypted for data that already is.")
+    key = load_key(args.key) if args.key else None
+    if key is not None:
+        scheme_name = key.scheme
+    scheme_or_key = key if key is not None else scheme_name
+    train_source = load_source(settings.data, "train", data_dir=args.data_dir, limit=settings.train_size,
+                               seed=settings.seed, encrypted=args.encrypted)
+    test_source = load_source(settings.data, "test", data_dir=args.data_dir, limit=settings.test_size,
+                              seed=settings.seed, encrypted=args.encrypted)
+    shape = tuple(train_source.dataset.element_spec[0].shape)
+    augment = settings.augment and scheme_name != "cat_map"
+    train_data = make_pipeline(train_source, key, batch_size=settings.batch_size, training=True,
+                               augment=augment, block_size=settings.block_size, seed=settings.seed)
+    test_data = make_pipeline(test_source, key, batch_size=settings.batch_size)
+    builder = functools.partial(
+        build_classifier, scheme_or_key, num_classes=train_source.num_classes, input_shape=shape,
+        backbone=functools.partial(pyramidnet, depth=settings.depth, alpha=settings.alpha),
+        stem={"block_size": settings.block_size}, stem_input_mode=args.stem_input,
+    )
+    print(f"Settings: {settings}")
+    model, results = train(
+        builder, train_data, test_data, epochs=settings.epochs, learning_rate=settings.learning_rate,
+        schedule=settings.schedule, output_dir=args.output, mixed_precision=settings.mixed_precision,
+        metadata={"scheme": scheme_name, "data": train_source.name,
+                  "key_fingerprint": key.fingerprint if key else None, "settings": str(settings)},
+    )
+    model.save(args.output / "model.keras")
+    print(f"Test accuracy {results['test_accuracy']:.4f}; model in {args.output / 'model.keras'}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    import keras
+
+    from keras_lie.data import load_source, make_pipeline
+    from keras_lie.keys import load_key
+    from keras_lie.models import check_key
+
+    model = keras.models.load_model(args.model)
+    key = load_key(args.key) if args.key else None
+    if key is not None:
+        check_key(model, key)
+    source = load_source(args.data, args.split, data_dir=args.data_dir, limit=args.limit, encrypted=args.encrypted)
+    data = make_pipeline(source, key, batch_size=args.batch_size)
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss, accuracy = model.evaluate(data, verbose=0)[:2]
+    print(json.dumps({"model": str(args.model), "data": source.name, "examples": source.size,
+                      "loss": float(loss), "accuracy": float(accuracy)}))
+    return 0
+
+
+def _reproduce(args) -> int:
+    from keras_lie.experiments import reproduce
+
+    settings = _settings(args)
+    print(f"Preset {args.preset}: {settings}")
+    summary = reproduce(
+        args.preset, output_dir=args.output, **_overrides(args), schemes=tuple(s.strip() for s in args.schemes.split(",")),
+        stem_modes=tuple(s.strip() for s in args.stem_inputs.split(",")), data_dir=args.data_dir,
+    )
+    from keras_lie.experiments import results_table
+
+    print(results_table(summary))
+    print(f"Wrote {args.output}/results.md, results.json, results.png")
+    return 0
+
+
+def _figure(args) -> int:
+    import numpy as np
+
+    from keras_lie.experiments import figure
+    from keras_lie.files import read_image
+
+    if args.images:
+        images = np.stack([read_image(p)[..., :3] for p in args.images])
+    elif args.data:
+        from keras_lie.data import load_source
+
+        source = load_source(args.data, "test", limit=args.count, seed=args.seed or 0)
+        images = np.stack([image.numpy() for image, _ in source.dataset])
+    else:
+        raise KerasLieError("Give image files, or --data to take images from a dataset.")
+    figure(images, args.output, block_size=args.block_size, seed=args.seed)
+    print(f"Wrote {args.output}")
+    return 0
+
+
+def _export(args) -> int:
+    from keras_lie.models import export, export_encryptor
+
+    if args.encryptor:
+        if args.key is None:
+            raise KerasLieError("--encryptor needs --key.")
+        path = export_encryptor(args.key, args.output, overwrite=args.force)
+        print(f"Wrote the encryptor to {path}. It CONTAINS THE KEY: keep it as secret as the key file.")
+        return 0
+    if args.model is None:
+        raise KerasLieError("Give --model (a .keras file), or --encryptor with --key.")
+    import keras
+
+    from keras_lie.models.export import read_export_metadata
+
+    path = export(keras.models.load_model(args.model), args.output, overwrite=args.force)
+    print(f"Wrote SavedModel {path} ({json.dumps(read_export_metadata(path))}).")
+    return 0
 
 
 def _keygen(args) -> int:

@@ -1,0 +1,208 @@
+"""Image sources as `tf.data` datasets of `(uint8 image (H, W, C), int64 label)`.
+
+- TensorFlow Datasets `cifar10` / `cifar100` (`data_dir` for a prepared copy);
+- a class-folder tree `ROOT/<split>/<class>/<image>` (or `ROOT/<class>/<image>`);
+- a zip of such a tree, read directly (../shared/data/cifar10-jpeg.zip is one);
+- a folder already encrypted by `keras-lie encrypt` (the same layout, PNG files).
+
+Classes are the sorted sub-folder names, as in `keras.utils.image_dataset_from_directory`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import tensorflow as tf
+
+from keras_lie.errors import KerasLieError
+
+TFDS_NAMES = ("cifar10", "cifar100")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+class DatasetUnavailableError(KerasLieError):
+    """A dataset cannot be found, read or downloaded."""
+
+
+@dataclasses.dataclass
+class ImageSource:
+    """A split of an image dataset.
+
+    Attributes:
+        dataset: `tf.data.Dataset` of `(image uint8 (H, W, C), label int64)`.
+        class_names: the class names, indexed by label.
+        size: the number of examples.
+        name: where it came from.
+        encrypted: whether the images are already encrypted (a folder made by
+            `keras-lie encrypt`), so a pipeline must not encrypt them again.
+    """
+
+    dataset: tf.data.Dataset
+    class_names: list[str]
+    size: int
+    name: str
+    encrypted: bool = False
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def load_source(
+    source: str | os.PathLike,
+    split: str = "train",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    encrypted: bool = False,
+) -> ImageSource:
+    """Load a split from a TFDS name, a class-folder tree, or a zip of one.
+
+    Args:
+        source: "cifar10", "cifar100", a folder, or a .zip file.
+        split: "train" or "test" (the sub-folder name for folders and zips).
+        data_dir: TFDS data folder (for a copy prepared elsewhere).
+        limit: keep a class-balanced subset of this many examples, chosen with `seed`.
+        encrypted: mark a folder as already encrypted (no second encryption).
+
+    Raises:
+        DatasetUnavailableError: with what to do instead (offline, missing split).
+    """
+    text = str(source)
+    if text in TFDS_NAMES:
+        return _tfds_source(text, split, data_dir, limit, seed)
+    path = Path(source)
+    if not path.exists():
+        raise DatasetUnavailableError(
+            f"{path} does not exist; give a TFDS name ({', '.join(TFDS_NAMES)}), a class-folder "
+            "tree, or a zip of one (e.g. ../shared/data/cifar10-jpeg.zip)."
+        )
+    if path.is_file() and zipfile.is_zipfile(path):
+        return _zip_source(path, split, limit, seed)
+    if path.is_dir():
+        return _folder_source(path, split, limit, seed, encrypted)
+    raise DatasetUnavailableError(f"{path} is neither a folder nor a zip file of images.")
+
+
+def _tfds_source(name, split, data_dir, limit, seed) -> ImageSource:
+    import tensorflow_datasets as tfds
+
+    try:
+        dataset, info = tfds.load(name, split=split, data_dir=data_dir, as_supervised=True, with_info=True)
+    except Exception as error:  # noqa: BLE001 - tfds raises many types for offline/missing data
+        raise DatasetUnavailableError(
+            f"Cannot load TensorFlow Datasets '{name}' ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:200]}). Offline, use a local copy instead: a zip or "
+            "folder of class folders (e.g. --data ../shared/data/cifar10-jpeg.zip), or "
+            "--data-dir pointing to a TFDS folder where the dataset is already prepared."
+        ) from None
+    names = info.features["label"].names
+    size = info.splits[split].num_examples
+    dataset = dataset.map(lambda image, label: (image, tf.cast(label, tf.int64)))
+    if limit is not None and limit < size:
+        # Balanced subsets need labels; for TFDS take a seeded shuffle's first `limit`.
+        dataset = dataset.shuffle(size, seed=seed, reshuffle_each_iteration=False).take(limit)
+        size = limit
+    return ImageSource(dataset, list(names), size, f"tfds:{name}/{split}")
+
+
+def _balanced_subset(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+    """Indices of a class-balanced subset (round-robin over classes), in a seeded order."""
+    order = np.random.default_rng(seed).permutation(len(labels))
+    if limit is None or limit >= len(labels):
+        return np.sort(order)
+    per_class = [order[labels[order] == c] for c in np.unique(labels)]
+    picked, rank = [], 0
+    while len(picked) < limit:
+        for members in per_class:
+            if rank < len(members) and len(picked) < limit:
+                picked.append(members[rank])
+        rank += 1
+    return np.sort(np.asarray(picked))
+
+
+def _split_members(names: list[PurePosixPath], split: str, origin: str):
+    """(relative class path parts) for members under `<anything>/<split>/<class>/<file>`."""
+    chosen = []
+    for name in names:
+        parts = name.parts
+        if name.suffix.lower() not in IMAGE_SUFFIXES or any(p.startswith(".") for p in parts):
+            continue
+        if len(parts) >= 3 and parts[-3] == split:
+            chosen.append((name, parts[-2]))
+    if not chosen:
+        raise DatasetUnavailableError(
+            f"{origin} has no images under a '{split}/<class>/' folder; expected the layout "
+            f"ROOT/{split}/<class>/<image>."
+        )
+    return chosen
+
+
+def _labelled(members, origin):
+    classes = sorted({label for _, label in members})
+    index = {name: i for i, name in enumerate(classes)}
+    labels = np.array([index[label] for _, label in members], np.int64)
+    return classes, labels
+
+
+def _zip_source(path: Path, split: str, limit, seed) -> ImageSource:
+    with zipfile.ZipFile(path) as archive:
+        members = _split_members([PurePosixPath(n) for n in archive.namelist()], split, str(path))
+        classes, labels = _labelled(members, str(path))
+        keep = _balanced_subset(labels, limit, seed)
+        # Only the chosen members are read; JPEGs of CIFAR size are ~1 kB each.
+        data = [archive.read(str(members[i][0])) for i in keep]
+    dataset = tf.data.Dataset.from_tensor_slices((tf.constant(data), labels[keep]))
+    dataset = dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ImageSource(_with_static_shape(dataset), classes, len(keep), f"zip:{path}/{split}")
+
+
+def _folder_source(path: Path, split: str, limit, seed, encrypted) -> ImageSource:
+    root = path / split if (path / split).is_dir() else path
+    files = sorted(
+        PurePosixPath(p.relative_to(root).as_posix())
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+    members = [(f, f.parts[0]) for f in files if len(f.parts) == 2]
+    if not members:
+        raise DatasetUnavailableError(
+            f"{root} has no images in class sub-folders; expected {root}/<class>/<image>."
+        )
+    classes, labels = _labelled(members, str(root))
+    keep = _balanced_subset(labels, limit, seed)
+    paths = [str(root / members[i][0]) for i in keep]
+    dataset = tf.data.Dataset.from_tensor_slices((tf.constant(paths), labels[keep]))
+    dataset = dataset.map(
+        lambda p, label: _decode(tf.io.read_file(p), label),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return ImageSource(
+        _with_static_shape(dataset), classes, len(keep), f"folder:{root}", encrypted=encrypted
+    )
+
+
+def _with_static_shape(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Give decoded images the static shape of the first one.
+
+    Encryption and models then see a fixed (H, W) and reuse one precomputed plan;
+    an image of another size fails with a message naming both shapes.
+    """
+    first, _ = next(iter(dataset.take(1)))
+    shape = first.shape
+
+    def check(image, label):
+        return tf.ensure_shape(image, shape), label
+
+    return dataset.map(check)
+
+
+def _decode(data, label):
+    image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
+    return image, label

@@ -1,0 +1,181 @@
+"""`train`: `model.fit` with the PyramidNet paper's optimiser, checkpoints, logs and JSON results."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import keras
+import tensorflow as tf
+
+from keras_lie._files import atomic_write_bytes
+from keras_lie.errors import KerasLieError
+
+SCHEDULES = ("cosine", "step", "constant")
+
+
+class TrainingDivergedError(KerasLieError):
+    """The loss became NaN or infinite."""
+
+
+def learning_rate_schedule(base: float, epochs: int, schedule: str = "cosine") -> Callable[[int], float]:
+    """Per-epoch learning rate: cosine to 0, or the step rule (/10 at 50% and 75%)."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, not {schedule!r}.")
+
+    def rate(epoch: int) -> float:
+        if schedule == "cosine":
+            return 0.5 * base * (1 + math.cos(math.pi * epoch / max(epochs, 1)))
+        if schedule == "step":
+            return base * (0.1 ** ((epoch >= 0.5 * epochs) + (epoch >= 0.75 * epochs)))
+        return base
+
+    return rate
+
+
+def train(
+    model: keras.Model | Callable[[], keras.Model],
+    train_data: tf.data.Dataset,
+    validation_data: tf.data.Dataset | None = None,
+    *,
+    epochs: int = 300,
+    learning_rate: float = 0.1,
+    momentum: float = 0.9,
+    nesterov: bool = True,
+    weight_decay: float = 1e-4,
+    schedule: str = "cosine",
+    output_dir: str | os.PathLike | None = None,
+    resume: bool = True,
+    mixed_precision: bool = False,
+    jit_compile: bool | str = "auto",
+    strategy: tf.distribute.Strategy | None = None,
+    metadata: dict | None = None,
+    verbose: int | str = "auto",
+) -> tuple[keras.Model, dict]:
+    """Train a classifier; return it and a results dict (also written as `results.json`).
+
+    Defaults are the PyramidNet paper's: SGD with Nesterov momentum 0.9, weight
+    decay 1e-4 (batch 128 is the pipeline's), cosine or step schedule.
+
+    Args:
+        model: a compiled-or-not `keras.Model`, or a function that builds one. Pass
+            a function with `strategy` or `mixed_precision`, so that the model is
+            built inside the strategy's scope and under the dtype policy.
+        output_dir: where `last.keras` (a checkpoint every epoch), `log.csv`,
+            `state.json` and `results.json` go. With `resume`, training continues
+            from the last finished epoch found there.
+        strategy: a `tf.distribute.Strategy` (MirroredStrategy, MultiWorkerMirrored, TPU).
+        metadata: stored in the results (dataset, key fingerprint, seed, ...).
+
+    Raises:
+        TrainingDivergedError: if the loss becomes NaN (training stops at once).
+    """
+    if isinstance(model, keras.Model) and (strategy is not None or mixed_precision):
+        raise ValueError(
+            "With a strategy or mixed precision, pass a function that builds the model, so "
+            "that it is built in the strategy's scope and under the dtype policy."
+        )
+    output = Path(output_dir) if output_dir is not None else None
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+    previous_policy = keras.config.dtype_policy()
+    if mixed_precision:
+        keras.config.set_dtype_policy("mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16")
+    try:
+        scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+        with scope:
+            initial_epoch, model = _restore_or_build(model, output, resume)
+            # A resumed model comes back compiled, with its optimizer state.
+            if initial_epoch == 0 or getattr(model, "optimizer", None) is None:
+                model.compile(
+                    optimizer=keras.optimizers.SGD(
+                        learning_rate, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+                    ),
+                    loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"],
+                    jit_compile=jit_compile,
+                )
+        callbacks = [
+            keras.callbacks.LearningRateScheduler(learning_rate_schedule(learning_rate, epochs, schedule)),
+            _StopOnNaN(),
+        ]
+        if output is not None:
+            callbacks += [
+                keras.callbacks.CSVLogger(str(output / "log.csv"), append=initial_epoch > 0),
+                _Checkpoint(output),
+            ]
+        start = time.perf_counter()
+        history = model.fit(
+            train_data,
+            validation_data=validation_data,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+        wall = time.perf_counter() - start
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    if any(not math.isfinite(v) for v in history.history.get("loss", [])):
+        raise TrainingDivergedError(
+            "The loss became NaN or infinite; lower the learning rate or check the data."
+        )
+    results = {
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "config": {
+            "epochs": epochs, "learning_rate": learning_rate, "momentum": momentum, "nesterov": nesterov,
+            "weight_decay": weight_decay, "schedule": schedule, "mixed_precision": mixed_precision,
+            "jit_compile": jit_compile, "strategy": type(strategy).__name__ if strategy else None,
+            "initial_epoch": initial_epoch,
+        },
+        "metadata": metadata or {},
+        "history": {k: [float(v) for v in values] for k, values in history.history.items()},
+        "wall_time_s": wall,
+    }
+    if validation_data is not None:
+        loss, accuracy = model.evaluate(validation_data, verbose=0)[:2]
+        results["test_loss"], results["test_accuracy"] = float(loss), float(accuracy)
+    if output is not None:
+        atomic_write_bytes(output / "results.json", json.dumps(results, indent=1).encode(), overwrite=True)
+    return model, results
+
+
+class _StopOnNaN(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.model.stop_training = True
+
+
+class _Checkpoint(keras.callbacks.Callback):
+    """Saves `last.keras` and `state.json` (the next epoch) atomically after every epoch."""
+
+    def __init__(self, folder: Path):
+        super().__init__()
+        self.folder = folder
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.model.stop_training and any(not math.isfinite(float(v)) for v in (logs or {}).values()):
+            return  # never overwrite a good checkpoint with a diverged one
+        staging = self.folder / ".last.keras.tmp.keras"
+        self.model.save(staging)
+        os.replace(staging, self.folder / "last.keras")
+        atomic_write_bytes(
+            self.folder / "state.json", json.dumps({"next_epoch": epoch + 1}).encode(), overwrite=True
+        )
+
+
+def _restore_or_build(model, output, resume):
+    state = output / "state.json" if output is not None else None
+    if resume and state is not None and state.exists() and (output / "last.keras").exists():
+        next_epoch = json.loads(state.read_text())["next_epoch"]
+        return next_epoch, keras.models.load_model(output / "last.keras")
+    if not isinstance(model, keras.Model):
+        model = model()
+    return 0, model
