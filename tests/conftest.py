@@ -38,3 +38,45 @@ def rng() -> np.random.Generator:
 
 def random_images(rng: np.random.Generator, shape) -> np.ndarray:
     return rng.integers(0, 256, size=shape, dtype=np.uint8)
+
+
+def write_image_tree(root: Path, rng: np.random.Generator, splits=("train", "test"), per_class=4,
+                     classes=("cat", "dog", "frog"), size=16) -> Path:
+    """A small class-folder tree ROOT/<split>/<class>/<n>.png of random images."""
+    import tensorflow as tf
+
+    for split in splits:
+        for label in classes:
+            folder = root / split / label
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                image = random_images(rng, (size, size, 3))
+                (folder / f"{i:04d}.png").write_bytes(tf.io.encode_png(image).numpy())
+    return root
+
+
+def zip_tree(root: Path, zip_path: Path, prefix: str = "tiny") -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        for path in sorted(root.rglob("*.png")):
+            archive.write(path, f"{prefix}/{path.relative_to(root).as_posix()}")
+    return zip_path
+
+
+@pytest.fixture
+def image_tree(tmp_path, rng):
+    return write_image_tree(tmp_path / "tree", rng)
+
+
+@pytest.fixture
+def image_zip(image_tree, tmp_path):
+    return zip_tree(image_tree, tmp_path / "tiny.zip")
+
+
+@pytest.fixture
+def cifar_zip() -> Path:
+    path = shared_dir() / "data" / "cifar10-jpeg.zip"
+    if not path.is_file():
+        pytest.skip(f"{path} not found; put the shared folder beside the project or set KERAS_LIE_SHARED")
+    return path

@@ -198,7 +198,10 @@ def _with_static_shape(dataset: tf.data.Dataset) -> tf.data.Dataset:
     shape = first.shape
 
     def check(image, label):
-        return tf.ensure_shape(image, shape), label
+        same = tf.reduce_all(tf.equal(tf.shape(image), shape))
+        message = f"keras-lie: all images of a dataset must have the size of the first, {tuple(shape)}; resize them first. Got:"
+        with tf.control_dependencies([tf.debugging.Assert(same, [message, tf.shape(image)])]):
+            return tf.ensure_shape(image, shape), label
 
     return dataset.map(check)
 
