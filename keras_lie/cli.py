@@ -233,13 +233,11 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    import keras
-
     from keras_lie.data import load_source, make_pipeline
     from keras_lie.keys import load_key
     from keras_lie.models import check_key
 
-    model = keras.models.load_model(args.model)
+    model = _load_model(args.model)
     key = load_key(args.key) if args.key else None
     if key is not None:
         check_key(model, key)
@@ -299,13 +297,22 @@ def _export(args) -> int:
         return 0
     if args.model is None:
         raise KerasLieError("Give --model (a .keras file), or --encryptor with --key.")
-    import keras
-
     from keras_lie.models.export import read_export_metadata
 
-    path = export(keras.models.load_model(args.model), args.output, overwrite=args.force)
+    path = export(_load_model(args.model), args.output, overwrite=args.force)
     print(f"Wrote SavedModel {path} ({json.dumps(read_export_metadata(path))}).")
     return 0
+
+
+def _load_model(path: Path):
+    import keras
+
+    if not path.is_file():
+        raise KerasLieError(f"Model file {path} does not exist; train one with `keras-lie train`.")
+    try:
+        return keras.models.load_model(path)
+    except (ValueError, OSError) as error:
+        raise KerasLieError(f"Cannot load {path} as a Keras model: {str(error).splitlines()[0]}") from None
 
 
 def _keygen(args) -> int:

@@ -132,3 +132,66 @@ def test_help_and_no_command(capsys):
     assert exit_info.value.code == 0
     assert "PNG" in capsys.readouterr().out
     assert run() == 2
+
+
+# -- training commands -----------------------------------------------------------------------
+
+
+def test_reproduce_train_evaluate_export_on_tiny_data(tmp_path, rng, capsys):
+    from conftest import write_image_tree, zip_tree
+
+    data = zip_tree(write_image_tree(tmp_path / "tree", rng), tmp_path / "tiny.zip")
+    key = tmp_path / "k.json"
+    assert run("keygen", "--block-size", "4", "-o", key) == 0
+    budget = ["--preset", "quick", "--epochs", "1", "--batch-size", "4", "--depth", "8", "--alpha", "4"]
+    assert run("train", "--key", key, "--data", data, "--stem-input", "nibbles", *budget, "-o", tmp_path / "run") == 0
+    model = tmp_path / "run" / "model.keras"
+    assert model.exists() and (tmp_path / "run" / "results.json").exists()
+    capsys.readouterr()
+    assert run("evaluate", "--model", model, "--data", data, "--key", key) == 0
+    evaluation = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert evaluation["examples"] == 12 and 0 <= evaluation["accuracy"] <= 1
+    # Another key is refused with one clear line.
+    other = tmp_path / "other.json"
+    assert run("keygen", "--block-size", "4", "-o", other) == 0
+    capsys.readouterr()
+    assert run("evaluate", "--model", model, "--data", data, "--key", other) == 1
+    err = capsys.readouterr().err
+    assert "declared as encrypted with key" in err and "Traceback" not in err
+    assert run("export", "--model", model, "-o", tmp_path / "served") == 0
+    assert (tmp_path / "served" / "saved_model.pb").exists()
+    assert run("export", "--encryptor", "--key", key, "-o", tmp_path / "camera") == 0
+    assert "CONTAINS THE KEY" in capsys.readouterr().out
+    assert run("reproduce", *budget, "--data", data, "--schemes", "plain,learnable", "--stem-inputs", "nibbles",
+               "-o", tmp_path / "repro") == 0
+    assert "| proposed | nibbles |" in (tmp_path / "repro" / "results.md").read_text()
+
+
+def test_trainer_trains_on_an_encrypted_folder_without_the_key(key_path, tmp_path, rng):
+    from conftest import write_image_tree
+
+    tree = write_image_tree(tmp_path / "tree", rng)
+    assert run("encrypt", "--key", key_path, tree, tmp_path / "enc", "--quiet") == 0
+    budget = ["--preset", "quick", "--epochs", "1", "--batch-size", "4", "--depth", "8", "--alpha", "4"]
+    assert run("train", "--encrypted", "--scheme", "learnable", "--data", tmp_path / "enc", *budget,
+               "-o", tmp_path / "run") == 0
+
+
+def test_figure_command(image_tree, tmp_path):
+    assert run("figure", image_tree / "cat" / "0.png", "--seed", "1", "-o", tmp_path / "f.png") == 0
+    assert (tmp_path / "f.png").exists()
+
+
+def test_training_command_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    assert run("train", "--data", tmp_path / "missing", "-o", tmp_path / "o") == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert run("train", "--scheme", "learnable", "--data", "cifar10", "-o", tmp_path / "o") == 1
+    assert "Give --key" in capsys.readouterr().err
+    import tensorflow_datasets as tfds
+
+    monkeypatch.setattr(tfds, "load", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("offline")))
+    assert run("train", "--data", "cifar10", "-o", tmp_path / "o") == 1
+    err = capsys.readouterr().err
+    assert "Offline, use a local copy" in err and "Traceback" not in err
+    assert run("evaluate", "--model", tmp_path / "nope.keras", "--data", "cifar10") == 1
+    assert "nope.keras" in capsys.readouterr().err

@@ -14,16 +14,19 @@ import keras
 import keras_lie
 from keras_lie.models import build_classifier, pyramidnet
 
+from keras_lie.training import train
+
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 assert strategy.num_replicas_in_sync == 2
 key = keras_lie.generate_key("learnable", seed=1)
-with strategy.scope():
-    model = build_classifier(key, backbone=functools.partial(pyramidnet, depth=8, alpha=4),
-                             input_shape=(16, 16, 3), num_classes=3, stem_input_mode="nibbles")
-    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
+builder = functools.partial(build_classifier, key, backbone=functools.partial(pyramidnet, depth=8, alpha=4),
+                            input_shape=(16, 16, 3), num_classes=3, stem_input_mode="nibbles")
 x = keras_lie.encrypt(np.random.default_rng(0).integers(0, 256, (16, 16, 16, 3), dtype=np.uint8), key)
-history = model.fit(x.astype("float32"), np.arange(16) % 3, batch_size=8, epochs=1, verbose=0)
-assert np.isfinite(history.history["loss"][0])
+data = tf.data.Dataset.from_tensor_slices((x.astype("float32"), np.arange(16) % 3)).batch(8)
+model, results = train(builder, data, data, epochs=1, learning_rate=0.01, strategy=strategy, verbose=0)
+assert np.isfinite(results["history"]["loss"][0])
+assert results["config"]["strategy"] == "MirroredStrategy"
+assert len(getattr(model.trainable_weights[0].value, "values", ())) == 2  # mirrored on both devices
 print("ok", strategy.num_replicas_in_sync)
 """
 

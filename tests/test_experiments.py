@@ -1,0 +1,33 @@
+import json
+
+import numpy as np
+
+from keras_lie.experiments import PAPER_TABLE_I, PRESETS, figure, reproduce, results_table
+
+
+def test_presets_are_complete():
+    assert {"paper", "cpu-small", "quick"} <= set(PRESETS)
+    assert PRESETS["cpu-small"].train_size == 10_000 and PRESETS["paper"].train_size is None
+    assert PAPER_TABLE_I["cifar10"]["learnable"] == 0.863
+
+
+def test_quick_reproduce_on_a_tiny_zip(image_zip, tmp_path):
+    summary = reproduce(
+        "quick", output_dir=tmp_path, data=str(image_zip), epochs=1, batch_size=4,
+        schemes=("plain", "cat_map", "block_shuffle", "learnable"), verbose=0,
+    )
+    rows = {row["row"]: row for row in summary["rows"]}
+    assert set(rows) == {"plain", "cat_map", "block_shuffle", "learnable-bytes", "learnable-nibbles"}
+    assert all(0 <= row["test_accuracy"] <= 1 for row in rows.values())
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["settings"]["depth"] == PRESETS["quick"].depth and saved["preset"] == "quick"
+    table = (tmp_path / "results.md").read_text()
+    assert "| proposed | nibbles |" in table and "0.863" in table
+    assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert results_table(saved) == table
+
+
+def test_figure_png(tmp_path, rng):
+    images = rng.integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    path = figure(images, tmp_path / "fig.png", seed=1)
+    assert path.read_bytes()[:4] == b"\x89PNG"
