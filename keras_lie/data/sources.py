@@ -163,7 +163,14 @@ def _zip_source(path: Path, split: str, limit, seed) -> ImageSource:
 
 
 def _folder_source(path: Path, split: str, limit, seed, encrypted) -> ImageSource:
-    root = path / split if (path / split).is_dir() else path
+    if (path / split).is_dir():
+        root = path / split
+    elif any((path / name).is_dir() for name in ("train", "test")):
+        raise DatasetUnavailableError(
+            f"{path} has no '{split}' folder; expected the layout {path}/{split}/<class>/<image>."
+        )
+    else:
+        root = path  # a single split: ROOT/<class>/<image>
     files = sorted(
         PurePosixPath(p.relative_to(root).as_posix())
         for p in root.rglob("*")
