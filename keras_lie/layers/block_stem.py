@@ -39,8 +39,21 @@ class BlockStem(keras.layers.Layer):
     uses, and why no normalisation comes before that convolution. With
     `input_mode="bytes"` (the paper) the input is scaled by 1/255.
 
+    With `input_normalization=True` (the key-equivariant stem) each of the
+    M*M*C' inputs of a block is batch-normalised separately before the first
+    convolution. Per-feature normalisation commutes with a permutation of the
+    features and turns a reversal 15 - x into a sign flip, and the first
+    convolution's default initialiser is i.i.d. and sign-symmetric, so the stem
+    sees encrypted and plain nibbles identically in distribution: training on
+    images encrypted with the proposed scheme is, in distribution, training on
+    plain nibbles. `convert_key` permutes and sign-flips this normalisation too.
+
+    With `upsample=False` the layer stops after the NiN stack and returns the
+    grid of block embeddings, for isotropic backbones (`keras_lie.models.convmixer`).
+
     Input shape: `(N, H, W, C)`, values 0..255 (any real dtype), H and W multiples of M.
-    Output shape: `(N, H, W, output_channels)`.
+    Output shape: `(N, H, W, output_channels)`; with `upsample=False`,
+    `(N, H / M, W / M, nin_filters)` (or `filters` without NiN layers).
 
     Args:
         block_size: M, the block side of the encryption.
@@ -51,6 +64,10 @@ class BlockStem(keras.layers.Layer):
         activation: activation after the block convolution and each NiN layer.
         normalization: "batch", "layer" or None, after each of those convolutions.
         input_mode: "bytes" or "nibbles".
+        input_normalization: batch-normalise every block input separately first.
+        upsample: end with the 1x1 expansion and depth-to-space (default) or not.
+        kernel_initializer: of the first convolution (keep it sign-symmetric for
+            the key-equivariant stem).
 
     Example:
 
@@ -69,6 +86,9 @@ class BlockStem(keras.layers.Layer):
         activation: str = "relu",
         normalization: str | None = "batch",
         input_mode: str = "bytes",
+        input_normalization: bool = False,
+        upsample: bool = True,
+        kernel_initializer="glorot_uniform",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -85,6 +105,9 @@ class BlockStem(keras.layers.Layer):
         self.activation_name = activation
         self.normalization = normalization
         self.input_mode = input_mode
+        self.input_normalization = bool(input_normalization)
+        self.upsample = bool(upsample)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def _norm(self, name):
         if self.normalization == "batch":
@@ -104,8 +127,14 @@ class BlockStem(keras.layers.Layer):
                 )
         self.input_channels = channels
         conv_in = channels * (2 if self.input_mode == "nibbles" else 1)
+        self.input_norm = None
+        if self.input_normalization:
+            # One normalisation per block input: over the channels of the space-to-depth view.
+            self.input_norm = keras.layers.BatchNormalization(dtype=self.dtype_policy, name="input_norm")
+            self.input_norm.build((None, None, None, m * m * conv_in))
         self.block_conv = keras.layers.Conv2D(
-            self.filters, m, strides=m, padding="valid", dtype=self.dtype_policy, name="block_conv"
+            self.filters, m, strides=m, padding="valid", dtype=self.dtype_policy,
+            kernel_initializer=self.kernel_initializer, name="block_conv",
         )
         self.block_conv.build((None, None, None, conv_in))
         self.block_norm = self._norm("block_norm")
@@ -122,10 +151,13 @@ class BlockStem(keras.layers.Layer):
             self.nin_convs.append(conv)
             self.nin_norms.append(norm)
             width_in = self.nin_filters
-        self.expand = keras.layers.Conv2D(
-            self.output_channels * m * m, 1, dtype=self.dtype_policy, name="expand"
-        )
-        self.expand.build((None, None, None, width_in))
+        self.expand = None
+        if self.upsample:
+            self.expand = keras.layers.Conv2D(
+                self.output_channels * m * m, 1, dtype=self.dtype_policy, name="expand"
+            )
+            self.expand.build((None, None, None, width_in))
+        self.embedding_channels = width_in
         self.built = True
 
     def call(self, inputs, training=None):
@@ -134,6 +166,9 @@ class BlockStem(keras.layers.Layer):
         else:
             x = ops.cast(inputs, "float32") / 255.0
         x = ops.cast(x, self.compute_dtype)
+        if self.input_norm is not None:
+            m = self.block_size
+            x = tf.nn.depth_to_space(self.input_norm(tf.nn.space_to_depth(x, m), training=training), m)
         x = self.block_conv(x)
         if self.block_norm is not None:
             x = self.block_norm(x, training=training)
@@ -143,9 +178,16 @@ class BlockStem(keras.layers.Layer):
             if norm is not None:
                 x = norm(x, training=training)
             x = self.activation(x)
+        if self.expand is None:
+            return x
         return tf.nn.depth_to_space(self.expand(x), self.block_size)
 
     def compute_output_shape(self, input_shape):
+        if not self.upsample:
+            m = self.block_size
+            n, h, w, _ = input_shape
+            width = self.nin_filters if self.nin_depth else self.filters
+            return (n, None if h is None else h // m, None if w is None else w // m, width)
         return (*input_shape[:-1], self.output_channels)
 
     def get_config(self):
@@ -159,4 +201,7 @@ class BlockStem(keras.layers.Layer):
             "activation": self.activation_name,
             "normalization": self.normalization,
             "input_mode": self.input_mode,
+            "input_normalization": self.input_normalization,
+            "upsample": self.upsample,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         }

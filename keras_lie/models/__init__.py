@@ -7,6 +7,7 @@ from keras_lie.models.classifier import (
     find_block_stem,
     predict,
 )
+from keras_lie.models.convmixer import convmixer
 from keras_lie.models.conversion import block_input_map, convert_key, from_plain
 from keras_lie.models.export import export, export_encryptor, read_export_metadata
 from keras_lie.models.pyramidnet import pyramidnet
@@ -17,6 +18,7 @@ __all__ = [
     "build_classifier",
     "check_key",
     "convert_key",
+    "convmixer",
     "encryption_info",
     "export",
     "export_encryptor",

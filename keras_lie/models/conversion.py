@@ -85,7 +85,23 @@ def convert_key(model: keras.Model, old_key: Key | None, new_key: Key, *, copy: 
     old_rows = kernel.reshape(-1, kernel.shape[-1])[flat]
     new_kernel = kernel.reshape(-1, kernel.shape[-1]).copy()
     new_kernel[flat[t]] = np.where(g[:, None], -old_rows, old_rows)
-    new_bias = bias + old_rows[g].sum(axis=0)
+    if stem.input_norm is None:
+        new_bias = bias + old_rows[g].sum(axis=0)
+    else:
+        # Per-feature normalisation: BN(1 - u) = -BN(u) once the mean becomes 1 - mean and
+        # beta -beta, so the kernel's sign flip alone carries the reversal; the bias stays.
+        new_bias = bias
+        gamma, beta, mean, variance = (np.asarray(w) for w in stem.input_norm.get_weights())
+        new = [gamma.copy(), beta.copy(), mean.copy(), variance.copy()]
+        sign = np.where(g, -1.0, 1.0)
+        for array, old, transform in (
+            (new[0], gamma, lambda v: v),
+            (new[1], beta, lambda v: sign * v),
+            (new[2], mean, lambda v: np.where(g, 1.0 - v, v)),
+            (new[3], variance, lambda v: v),
+        ):
+            array[flat[t]] = transform(old[flat])
+        stem.input_norm.set_weights(new)
     stem.block_conv.set_weights([new_kernel.reshape(kernel.shape), new_bias])
 
     info = encryption_info(model)
