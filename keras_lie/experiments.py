@@ -82,11 +82,7 @@ def reproduce(
     exact-conversion "nibbles" input); the other schemes use "bytes". Each run
     keeps a resumable checkpoint under `output_dir/<row>/`.
     """
-    import keras
-
-    from keras_lie.data import load_source, make_pipeline
-    from keras_lie.models import build_classifier, pyramidnet
-    from keras_lie.training import train
+    from keras_lie.data import load_source
 
     settings = dataclasses.replace(PRESETS[preset] if isinstance(preset, str) else preset, **{
         k: v for k, v in overrides.items() if v is not None
@@ -95,32 +91,14 @@ def reproduce(
     output.mkdir(parents=True, exist_ok=True)
     train_source = load_source(settings.data, "train", data_dir=data_dir, limit=settings.train_size, seed=settings.seed)
     test_source = load_source(settings.data, "test", data_dir=data_dir, limit=settings.test_size, seed=settings.seed)
-    image_shape = tuple(train_source.dataset.element_spec[0].shape)
     rows = []
     for scheme in schemes:
         for mode in (stem_modes if scheme == "learnable" else ("bytes",)):
             row_name = scheme if scheme != "learnable" else f"learnable-{mode}"
-            keras.utils.clear_session()
-            keras.utils.set_random_seed(settings.seed)
-            key = generate_key(scheme, block_size=settings.block_size if scheme in ("learnable", "block_shuffle") else None,
-                               channels=image_shape[-1], seed=settings.seed)
-            augment = settings.augment and scheme != "cat_map"
-            train_data = make_pipeline(train_source, key, batch_size=settings.batch_size, training=True,
-                                       augment=augment, block_size=settings.block_size, seed=settings.seed)
-            test_data = make_pipeline(test_source, key, batch_size=settings.batch_size)
-            builder = functools.partial(
-                build_classifier, key, num_classes=train_source.num_classes, input_shape=image_shape,
-                backbone=functools.partial(pyramidnet, depth=settings.depth, alpha=settings.alpha),
-                stem={"block_size": settings.block_size}, stem_input_mode=mode,
-            )
             print(f"\n== {row_name}: {SCHEME_LABELS[scheme]} (stem input {mode}) ==", flush=True)
-            _, result = train(
-                builder, train_data, test_data, epochs=settings.epochs, learning_rate=settings.learning_rate,
-                schedule=settings.schedule, output_dir=output / row_name, mixed_precision=settings.mixed_precision,
-                jit_compile=settings.jit_compile, verbose=verbose,
-                metadata={"scheme": scheme, "stem_input_mode": mode, "key_fingerprint": key.fingerprint,
-                          "data": train_source.name, "seed": settings.seed},
-            )
+            result = run_configuration(settings, train_source, test_source, scheme, output / row_name,
+                                       stem={"block_size": settings.block_size}, stem_input_mode=mode,
+                                       verbose=verbose)
             rows.append({"row": row_name, "scheme": scheme, "stem_input_mode": mode,
                          "test_accuracy": result["test_accuracy"], "wall_time_s": result["wall_time_s"],
                          "epochs": settings.epochs})
@@ -137,6 +115,114 @@ def reproduce(
     atomic_write_bytes(output / "results.md", results_table(summary).encode(), overwrite=True)
     plot_results(summary, output / "results.png")
     return summary
+
+
+def run_configuration(settings: Preset, train_source, test_source, scheme: str, output_dir, *,
+                      stem: dict, stem_input_mode: str, backbone: str = "pyramidnet", seed: int | None = None,
+                      verbose: int | str = 2) -> dict:
+    """Train one (scheme, stem, backbone, seed) at `settings` and return `train`'s results.
+
+    The key is derived from the seed (reproducible experiments); `backbone` is
+    "pyramidnet" (after depth-to-space) or "convmixer" (on the grid of blocks;
+    the stem then stops before upsampling).
+    """
+    import keras
+
+    from keras_lie.data import make_pipeline
+    from keras_lie.models import build_classifier, convmixer, pyramidnet
+    from keras_lie.training import train
+
+    seed = settings.seed if seed is None else seed
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(seed)
+    image_shape = tuple(train_source.dataset.element_spec[0].shape)
+    block = scheme in ("learnable", "block_shuffle")
+    key = generate_key(scheme, block_size=settings.block_size if block else None, channels=image_shape[-1], seed=seed)
+    augment = settings.augment and scheme != "cat_map"
+    train_data = make_pipeline(train_source, key, batch_size=settings.batch_size, training=True,
+                               augment=augment, block_size=settings.block_size, seed=seed)
+    test_data = make_pipeline(test_source, key, batch_size=settings.batch_size)
+    if backbone == "convmixer":
+        dim = max(64, int(settings.alpha * 4))
+        stem = {"upsample": False, "filters": dim, "nin_depth": 0, **stem}
+        network = functools.partial(convmixer, dim=dim, depth=max(2, settings.depth // 3), kernel_size=5)
+    else:
+        network = functools.partial(pyramidnet, depth=settings.depth, alpha=settings.alpha)
+    builder = functools.partial(
+        build_classifier, key, num_classes=train_source.num_classes, input_shape=image_shape,
+        backbone=network, stem={"block_size": settings.block_size, **stem}, stem_input_mode=stem_input_mode,
+    )
+    _, result = train(
+        builder, train_data, test_data, epochs=settings.epochs, learning_rate=settings.learning_rate,
+        schedule=settings.schedule, output_dir=output_dir, mixed_precision=settings.mixed_precision,
+        jit_compile=settings.jit_compile, verbose=verbose,
+        metadata={"scheme": scheme, "stem": stem, "stem_input_mode": stem_input_mode, "backbone": backbone,
+                  "key_fingerprint": key.fingerprint, "data": train_source.name, "seed": seed},
+    )
+    return result
+
+
+# Rows of the accuracy-gap experiment: (row name, scheme, stem arguments, stem input mode).
+GAP_ROWS = (
+    ("plain (bytes)", "plain", {}, "bytes"),
+    ("plain (nibbles, equivariant stem)", "plain", {"input_normalization": True}, "nibbles"),
+    ("proposed, paper stem (bytes)", "learnable", {}, "bytes"),
+    ("proposed, equivariant stem (nibbles)", "learnable", {"input_normalization": True}, "nibbles"),
+    ("naive shuffle (bytes)", "block_shuffle", {}, "bytes"),
+)
+
+
+def accuracy_gap(preset: str | Preset = "cpu-small", *, output_dir="accuracy-gap", seeds=(0, 1, 2),
+                 backbones=("pyramidnet", "convmixer"), rows=GAP_ROWS, data_dir=None, verbose: int | str = 2,
+                 **overrides) -> dict:
+    """Every row x backbone x seed at one budget; mean and spread per row (results.json, results.md).
+
+    Resumable: each run keeps its checkpoint under `output_dir/<backbone>/<row>/seed<k>/`.
+    """
+    from keras_lie.data import load_source
+
+    settings = dataclasses.replace(PRESETS[preset] if isinstance(preset, str) else preset,
+                                   **{k: v for k, v in overrides.items() if v is not None})
+    output = Path(output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    train_source = load_source(settings.data, "train", data_dir=data_dir, limit=settings.train_size, seed=settings.seed)
+    test_source = load_source(settings.data, "test", data_dir=data_dir, limit=settings.test_size, seed=settings.seed)
+    runs = []
+    for backbone in backbones:
+        for name, scheme, stem, mode in rows:
+            for seed in seeds:
+                folder = output / backbone / _slug(name) / f"seed{seed}"
+                print(f"\n== {backbone} | {name} | seed {seed} ==", flush=True)
+                result = run_configuration(settings, train_source, test_source, scheme, folder, stem=stem,
+                                           stem_input_mode=mode, backbone=backbone, seed=seed, verbose=verbose)
+                runs.append({"backbone": backbone, "row": name, "seed": seed,
+                             "test_accuracy": result["test_accuracy"], "wall_time_s": result["wall_time_s"]})
+    summary = {"preset": preset if isinstance(preset, str) else "custom", "settings": dataclasses.asdict(settings),
+               "train_size": train_source.size, "test_size": test_source.size, "runs": runs,
+               "table": _gap_table(runs)}
+    atomic_write_bytes(output / "results.json", json.dumps(summary, indent=1).encode(), overwrite=True)
+    atomic_write_bytes(output / "results.md", summary["table"].encode(), overwrite=True)
+    return summary
+
+
+def _gap_table(runs) -> str:
+    lines = ["| backbone | row | mean test accuracy | std | seeds | vs plain (bytes) |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for backbone in dict.fromkeys(r["backbone"] for r in runs):
+        by_row = {}
+        for r in runs:
+            if r["backbone"] == backbone:
+                by_row.setdefault(r["row"], []).append(r["test_accuracy"])
+        reference = np.mean(by_row.get("plain (bytes)", [np.nan]))
+        for row, values in by_row.items():
+            mean = float(np.mean(values))
+            lines.append(f"| {backbone} | {row} | {mean:.4f} | {np.std(values):.4f} | {len(values)} | "
+                         f"{100 * (mean - reference):+.1f} pt |")
+    return "\n".join(lines) + "\n"
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-").replace("--", "-")
 
 
 def results_table(summary: dict) -> str:

@@ -31,3 +31,14 @@ def test_figure_png(tmp_path, rng):
     images = rng.integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
     path = figure(images, tmp_path / "fig.png", seed=1)
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_accuracy_gap_on_a_tiny_zip(image_zip, tmp_path):
+    from keras_lie.experiments import GAP_ROWS, accuracy_gap
+
+    summary = accuracy_gap("quick", output_dir=tmp_path, data=str(image_zip), seeds=(0, 1), epochs=1,
+                           batch_size=4, depth=8, alpha=4, rows=GAP_ROWS[2:4], verbose=0)
+    assert len(summary["runs"]) == 2 * 2 * 2  # backbones x rows x seeds
+    table = (tmp_path / "results.md").read_text()
+    assert "| convmixer | proposed, equivariant stem (nibbles) |" in table
+    assert "| 2 |" in table
