@@ -41,7 +41,9 @@ _EXPORTS = {
     ),
     "keras_lie.layers": ("Decrypt", "Encrypt"),
 }
-_SUBMODULES = ("errors", "files", "keys", "layers", "schemes")
+_SUBMODULES = (
+    "data", "errors", "experiments", "files", "keys", "layers", "models", "schemes", "security", "training",
+)
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = ["__version__", *sorted(_WHERE), *_SUBMODULES]
@@ -63,7 +65,18 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from keras_lie import errors, files, keys, layers, schemes
+    from keras_lie import (
+        data,
+        errors,
+        experiments,
+        files,
+        keys,
+        layers,
+        models,
+        schemes,
+        security,
+        training,
+    )
     from keras_lie.errors import (
         ImageFileError,
         ImageShapeError,
