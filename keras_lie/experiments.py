@@ -82,15 +82,7 @@ def reproduce(
     exact-conversion "nibbles" input); the other schemes use "bytes". Each run
     keeps a resumable checkpoint under `output_dir/<row>/`.
     """
-    from keras_lie.data import load_source
-
-    settings = dataclasses.replace(PRESETS[preset] if isinstance(preset, str) else preset, **{
-        k: v for k, v in overrides.items() if v is not None
-    })
-    output = Path(output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    train_source = load_source(settings.data, "train", data_dir=data_dir, limit=settings.train_size, seed=settings.seed)
-    test_source = load_source(settings.data, "test", data_dir=data_dir, limit=settings.test_size, seed=settings.seed)
+    settings, output, train_source, test_source = _prepare(preset, overrides, output_dir, data_dir)
     rows = []
     for scheme in schemes:
         for mode in (stem_modes if scheme == "learnable" else ("bytes",)):
@@ -115,6 +107,19 @@ def reproduce(
     atomic_write_bytes(output / "results.md", results_table(summary).encode(), overwrite=True)
     plot_results(summary, output / "results.png")
     return summary
+
+
+def _prepare(preset, overrides: dict, output_dir, data_dir):
+    """Settings (preset with overrides), the output folder, and the train and test sources."""
+    from keras_lie.data import load_source
+
+    settings = dataclasses.replace(PRESETS[preset] if isinstance(preset, str) else preset,
+                                   **{k: v for k, v in overrides.items() if v is not None})
+    output = Path(output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    train_source = load_source(settings.data, "train", data_dir=data_dir, limit=settings.train_size, seed=settings.seed)
+    test_source = load_source(settings.data, "test", data_dir=data_dir, limit=settings.test_size, seed=settings.seed)
+    return settings, output, train_source, test_source
 
 
 def run_configuration(settings: Preset, train_source, test_source, scheme: str, output_dir, *,
@@ -179,14 +184,7 @@ def accuracy_gap(preset: str | Preset = "cpu-small", *, output_dir="accuracy-gap
 
     Resumable: each run keeps its checkpoint under `output_dir/<backbone>/<row>/seed<k>/`.
     """
-    from keras_lie.data import load_source
-
-    settings = dataclasses.replace(PRESETS[preset] if isinstance(preset, str) else preset,
-                                   **{k: v for k, v in overrides.items() if v is not None})
-    output = Path(output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    train_source = load_source(settings.data, "train", data_dir=data_dir, limit=settings.train_size, seed=settings.seed)
-    test_source = load_source(settings.data, "test", data_dir=data_dir, limit=settings.test_size, seed=settings.seed)
+    settings, output, train_source, test_source = _prepare(preset, overrides, output_dir, data_dir)
     runs = []
     for backbone in backbones:
         for name, scheme, stem, mode in rows:
