@@ -33,6 +33,11 @@ def key_space_bits(scheme: str, block_size: int = 4, channels: int = 3, image_si
     return {"nominal_bits": 0.0, "effective_bits": 0.0}
 
 
-def brute_force_years(bits: float, trials_per_second: float) -> float:
-    """Expected years to find a key by trying half of the key space."""
-    return 2 ** (bits - 1) / trials_per_second / (365.25 * 24 * 3600)
+def brute_force_log10_years(bits: float, trials_per_second: float) -> float:
+    """log10 of the expected years to find a key by trying half of the key space.
+
+    A logarithm, since the counts (up to 2**2800 for 8 x 8 blocks) overflow floats.
+    """
+    if bits <= 0:
+        return float("-inf")
+    return (bits - 1) * math.log10(2) - math.log10(trials_per_second) - math.log10(365.25 * 24 * 3600)

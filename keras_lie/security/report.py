@@ -14,7 +14,7 @@ from keras_lie.keys import BlockShuffleKey, CatMapKey, Key, LearnableKey, genera
 from keras_lie.models import find_block_stem
 from keras_lie.schemes import get_scheme
 from keras_lie.security import ciphertext_only, known_plaintext, metrics
-from keras_lie.security.keyspace import brute_force_years, key_space_bits
+from keras_lie.security.keyspace import brute_force_log10_years, key_space_bits
 
 BLOCK_SCHEMES = ("learnable", "block_shuffle")
 ATTACK_IMAGE_COUNTS = (1, 4, 16, 64, 256)
@@ -81,8 +81,7 @@ def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None
     space = key_space_bits(key.scheme, key.block_size, key.channels, min(images.shape[1:3]))
     rate = _trial_rate(scheme, images[:1])
     result["key_space"] = {**space, "trials_per_second": rate,
-                           "brute_force_years": brute_force_years(space["effective_bits"], rate)
-                           if space["effective_bits"] else 0.0}
+                           "brute_force_log10_years": brute_force_log10_years(space["effective_bits"], rate)}
     return result
 
 
@@ -232,11 +231,15 @@ def markdown(summary: dict) -> str:
     for r in summary["results"]:
         ks = r["key_space"]
         lines.append(f"| {r['scheme']} | {r['block_size']} | {ks['nominal_bits']:.0f} | {ks['effective_bits']:.0f} | "
-                     f"{ks['trials_per_second']:.0f} | {ks['brute_force_years']:.2e} |")
+                     f"{ks['trials_per_second']:.0f} | {_power_of_ten(ks['brute_force_log10_years'])} |")
     lines += ["", "## Pictures", ""]
     for r in summary["results"]:
         lines.append(f"![{r['scheme']} M={r['block_size']}]({r['picture']})")
     return "\n".join(lines) + "\n"
+
+
+def _power_of_ten(log10_value: float) -> str:
+    return "none needed" if log10_value == float("-inf") else f"10^{log10_value:.0f}"
 
 
 def _trial_rate(scheme, image) -> float:
