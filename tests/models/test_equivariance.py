@@ -68,3 +68,13 @@ def test_one_training_step_on_encrypted_equals_one_on_plain(backbone, stem):
     converted = from_plain(plain_model, key)  # the plain model after its step, converted
     for a, b in zip(converted.get_weights(), encrypted_model.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_keras_round_trip_of_the_convmixer_classifier(tmp_path):
+    key = generate_key("learnable", seed=4)
+    model = randomize_stem(build_classifier(key, backbone=tiny_mixer, stem=GRID, stem_input_mode="nibbles",
+                                            input_shape=(16, 16, 3)))
+    x = np.random.default_rng(2).integers(0, 256, (3, 16, 16, 3)).astype("float32")
+    model.save(tmp_path / "m.keras")
+    restored = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
