@@ -28,12 +28,13 @@ def main(argv=None) -> None:
     parser.add_argument("--train-size", type=int)
     parser.add_argument("--test-size", type=int)
     parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
     parser.add_argument("--output", "-o", default="benchmarks/results/accuracy-gap")
     args = parser.parse_args(argv)
     summary = accuracy_gap(
         args.preset, output_dir=args.output, seeds=tuple(int(s) for s in args.seeds.split(",")),
         backbones=tuple(args.backbones.split(",")), data=args.data, train_size=args.train_size,
-        test_size=args.test_size, epochs=args.epochs,
+        test_size=args.test_size, epochs=args.epochs, batch_size=args.batch_size,
     )
     print(summary["table"])
 
