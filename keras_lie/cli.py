@@ -33,6 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f"keras-lie: error: {error.filename or ''}: {error.strerror}", file=sys.stderr)
         return EXIT_FAILURE
+    except ValueError as error:  # a bad option value (e.g. --depth 21) reaching the library
+        print(f"keras-lie: error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as error:  # noqa: BLE001
+        # TensorFlow reports bad data (say, images of mixed sizes) as OpError at run time.
+        if type(error).__module__.startswith("tensorflow") and hasattr(error, "message"):
+            print(f"keras-lie: error: {error.message.splitlines()[0]}", file=sys.stderr)
+            return EXIT_FAILURE
+        raise
     except KeyboardInterrupt:
         print("keras-lie: interrupted", file=sys.stderr)
         return 130

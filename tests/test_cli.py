@@ -182,7 +182,7 @@ def test_figure_command(image_tree, tmp_path):
     assert (tmp_path / "f.png").exists()
 
 
-def test_training_command_errors_are_one_line(tmp_path, capsys, monkeypatch):
+def test_training_command_errors_are_one_line(tmp_path, capsys, monkeypatch, rng):
     assert run("train", "--data", tmp_path / "missing", "-o", tmp_path / "o") == 1
     assert "does not exist" in capsys.readouterr().err
     assert run("train", "--scheme", "learnable", "--data", "cifar10", "-o", tmp_path / "o") == 1
@@ -195,3 +195,9 @@ def test_training_command_errors_are_one_line(tmp_path, capsys, monkeypatch):
     assert "Offline, use a local copy" in err and "Traceback" not in err
     assert run("evaluate", "--model", tmp_path / "nope.keras", "--data", "cifar10") == 1
     assert "nope.keras" in capsys.readouterr().err
+    from conftest import write_image_tree
+
+    tree = write_image_tree(tmp_path / "tree", rng, per_class=1)
+    assert run("reproduce", "--preset", "quick", "--depth", "21", "--data", tree, "-o", tmp_path / "o") == 1
+    err = capsys.readouterr().err
+    assert "keras-lie: error: depth must be 6n + 2" in err and "Traceback" not in err
