@@ -219,12 +219,9 @@ def _settings(args):
 
 
 def _train(args) -> int:
-    import functools
-
-    from keras_lie.data import load_source, make_pipeline
+    from keras_lie.data import load_source
+    from keras_lie.experiments import run_configuration
     from keras_lie.keys import canonical_scheme_name, load_key
-    from keras_lie.models import build_classifier, pyramidnet
-    from keras_lie.training import train
 
     settings = _settings(args)
     scheme_name = canonical_scheme_name(args.scheme or "plain")
@@ -233,28 +230,13 @@ def _train(args) -> int:
     key = load_key(args.key) if args.key else None
     if key is not None:
         scheme_name = key.scheme
-    scheme_or_key = key if key is not None else scheme_name
     train_source = load_source(settings.data, "train", data_dir=args.data_dir, limit=settings.train_size,
                                seed=settings.seed, encrypted=args.encrypted)
     test_source = load_source(settings.data, "test", data_dir=args.data_dir, limit=settings.test_size,
                               seed=settings.seed, encrypted=args.encrypted)
-    shape = tuple(train_source.dataset.element_spec[0].shape)
-    augment = settings.augment and scheme_name != "cat_map"
-    train_data = make_pipeline(train_source, key, batch_size=settings.batch_size, training=True,
-                               augment=augment, block_size=settings.block_size, seed=settings.seed)
-    test_data = make_pipeline(test_source, key, batch_size=settings.batch_size)
-    builder = functools.partial(
-        build_classifier, scheme_or_key, num_classes=train_source.num_classes, input_shape=shape,
-        backbone=functools.partial(pyramidnet, depth=settings.depth, alpha=settings.alpha),
-        stem={"block_size": settings.block_size}, stem_input_mode=args.stem_input,
-    )
     print(f"Settings: {settings}")
-    model, results = train(
-        builder, train_data, test_data, epochs=settings.epochs, learning_rate=settings.learning_rate,
-        schedule=settings.schedule, output_dir=args.output, mixed_precision=settings.mixed_precision,
-        metadata={"scheme": scheme_name, "data": train_source.name,
-                  "key_fingerprint": key.fingerprint if key else None, "settings": str(settings)},
-    )
+    model, results = run_configuration(settings, train_source, test_source, scheme_name, args.output, stem={},
+                                       stem_input_mode=args.stem_input, key=key, verbose="auto")
     model.save(args.output / "model.keras")
     print(f"Test accuracy {results['test_accuracy']:.4f}; model in {args.output / 'model.keras'}")
     return 0

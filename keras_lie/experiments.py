@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_lie._files import atomic_write_bytes
-from keras_lie.keys import generate_key
+from keras_lie.keys import Key, generate_key
 
 PAPER_TABLE_I = {
     "cifar10": {"plain": 0.884, "cat_map": 0.468, "block_shuffle": 0.872, "learnable": 0.863},
@@ -88,9 +88,8 @@ def reproduce(
         for mode in (stem_modes if scheme == "learnable" else ("bytes",)):
             row_name = scheme if scheme != "learnable" else f"learnable-{mode}"
             print(f"\n== {row_name}: {SCHEME_LABELS[scheme]} (stem input {mode}) ==", flush=True)
-            result = run_configuration(settings, train_source, test_source, scheme, output / row_name,
-                                       stem={"block_size": settings.block_size}, stem_input_mode=mode,
-                                       verbose=verbose)
+            _, result = run_configuration(settings, train_source, test_source, scheme, output / row_name,
+                                          stem={}, stem_input_mode=mode, verbose=verbose)
             rows.append({"row": row_name, "scheme": scheme, "stem_input_mode": mode,
                          "test_accuracy": result["test_accuracy"], "wall_time_s": result["wall_time_s"],
                          "epochs": settings.epochs})
@@ -123,13 +122,14 @@ def _prepare(preset, overrides: dict, output_dir, data_dir):
 
 
 def run_configuration(settings: Preset, train_source, test_source, scheme: str, output_dir, *,
-                      stem: dict, stem_input_mode: str, backbone: str = "pyramidnet", seed: int | None = None,
-                      verbose: int | str = 2) -> dict:
-    """Train one (scheme, stem, backbone, seed) at `settings` and return `train`'s results.
+                      stem: dict, stem_input_mode: str, key: Key | None = None, backbone: str = "pyramidnet",
+                      seed: int | None = None, verbose: int | str = 2):
+    """Train one (scheme, stem, backbone, seed) at `settings`; return the model and `train`'s results.
 
-    The key is derived from the seed (reproducible experiments); `backbone` is
-    "pyramidnet" (after depth-to-space) or "convmixer" (on the grid of blocks;
-    the stem then stops before upsampling).
+    Without `key`, a key is derived from the seed (reproducible experiments),
+    unless the sources are already encrypted (a trainer without the key).
+    `backbone` is "pyramidnet" (after depth-to-space) or "convmixer" (on the
+    grid of blocks; the stem then stops before upsampling).
     """
     import keras
 
@@ -141,8 +141,10 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
     keras.utils.clear_session()
     keras.utils.set_random_seed(seed)
     image_shape = tuple(train_source.dataset.element_spec[0].shape)
-    block = scheme in ("learnable", "block_shuffle")
-    key = generate_key(scheme, block_size=settings.block_size if block else None, channels=image_shape[-1], seed=seed)
+    if key is None and not train_source.encrypted:
+        block = scheme in ("learnable", "block_shuffle")
+        key = generate_key(scheme, block_size=settings.block_size if block else None, channels=image_shape[-1],
+                           seed=seed)
     augment = settings.augment and scheme != "cat_map"
     train_data = make_pipeline(train_source, key, batch_size=settings.batch_size, training=True,
                                augment=augment, block_size=settings.block_size, seed=seed)
@@ -154,17 +156,18 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
     else:
         network = functools.partial(pyramidnet, depth=settings.depth, alpha=settings.alpha)
     builder = functools.partial(
-        build_classifier, key, num_classes=train_source.num_classes, input_shape=image_shape,
-        backbone=network, stem={"block_size": settings.block_size, **stem}, stem_input_mode=stem_input_mode,
+        build_classifier, key if key is not None else scheme, num_classes=train_source.num_classes,
+        input_shape=image_shape, backbone=network, stem={"block_size": settings.block_size, **stem},
+        stem_input_mode=stem_input_mode,
     )
-    _, result = train(
+    return train(
         builder, train_data, test_data, epochs=settings.epochs, learning_rate=settings.learning_rate,
         schedule=settings.schedule, output_dir=output_dir, mixed_precision=settings.mixed_precision,
         jit_compile=settings.jit_compile, verbose=verbose,
         metadata={"scheme": scheme, "stem": stem, "stem_input_mode": stem_input_mode, "backbone": backbone,
-                  "key_fingerprint": key.fingerprint, "data": train_source.name, "seed": seed},
+                  "key_fingerprint": key.fingerprint if key is not None else None, "data": train_source.name,
+                  "seed": seed, "settings": dataclasses.asdict(settings)},
     )
-    return result
 
 
 # Rows of the accuracy-gap experiment: (row name, scheme, stem arguments, stem input mode).
@@ -191,8 +194,9 @@ def accuracy_gap(preset: str | Preset = "cpu-small", *, output_dir="accuracy-gap
             for seed in seeds:
                 folder = output / backbone / _slug(name) / f"seed{seed}"
                 print(f"\n== {backbone} | {name} | seed {seed} ==", flush=True)
-                result = run_configuration(settings, train_source, test_source, scheme, folder, stem=stem,
-                                           stem_input_mode=mode, backbone=backbone, seed=seed, verbose=verbose)
+                _, result = run_configuration(settings, train_source, test_source, scheme, folder, stem=stem,
+                                              stem_input_mode=mode, backbone=backbone, seed=seed,
+                                              verbose=verbose)
                 runs.append({"backbone": backbone, "row": name, "seed": seed,
                              "test_accuracy": result["test_accuracy"], "wall_time_s": result["wall_time_s"]})
     summary = {"preset": preset if isinstance(preset, str) else "custom", "settings": dataclasses.asdict(settings),

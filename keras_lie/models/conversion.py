@@ -81,7 +81,7 @@ def convert_key(model: keras.Model, old_key: Key | None, new_key: Key, *, copy: 
     g = new_flip[t] ^ old_flip
 
     kernel, bias = (np.asarray(w) for w in stem.block_conv.get_weights())
-    flat = _kernel_rows(kernel, m, c, mode)  # row i of the kernel for block input i
+    flat = block_kernel_rows(kernel, m, c, mode)  # row i of the kernel for block input i
     old_rows = kernel.reshape(-1, kernel.shape[-1])[flat]
     new_kernel = kernel.reshape(-1, kernel.shape[-1]).copy()
     new_kernel[flat[t]] = np.where(g[:, None], -old_rows, old_rows)
@@ -115,7 +115,7 @@ def from_plain(model: keras.Model, new_key: Key, *, copy: bool = True) -> keras.
     return convert_key(model, PlainKey(channels=new_key.channels), new_key, copy=copy)
 
 
-def _kernel_rows(kernel, block_size, channels, mode):
+def block_kernel_rows(kernel, block_size, channels, mode):
     """Row of the (M*M*in_channels, filters) kernel for each block input index i."""
     d = block_size * block_size * channels
     i = np.arange(2 * d if mode == "nibbles" else d)

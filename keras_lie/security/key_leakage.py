@@ -16,7 +16,7 @@ import numpy as np
 
 from keras_lie.keys import LearnableKey
 from keras_lie.models import find_block_stem
-from keras_lie.models.conversion import _kernel_rows
+from keras_lie.models.conversion import block_kernel_rows
 from keras_lie.security.ciphertext_only import NibbleModel
 
 
@@ -62,7 +62,7 @@ def kernel_leakage(model, key: LearnableKey) -> dict:
     stem = find_block_stem(model)
     kernel = np.asarray(stem.block_conv.get_weights()[0])
     m, c = stem.block_size, stem.input_channels
-    rows = kernel.reshape(-1, kernel.shape[-1])[_kernel_rows(kernel, m, c, stem.input_mode)]
+    rows = kernel.reshape(-1, kernel.shape[-1])[block_kernel_rows(kernel, m, c, stem.input_mode)]
     norms = np.linalg.norm(rows, axis=1)
     upper, parity = true_nibble_structure(key)
     d = len(upper) // 2
