@@ -16,7 +16,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from keras_lie.experiments import PRESETS, accuracy_gap  # noqa: E402
+from keras_lie.experiments import GAP_ATTEMPTS, GAP_ROWS, PRESETS, accuracy_gap  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -29,11 +29,14 @@ def main(argv=None) -> None:
     parser.add_argument("--test-size", type=int)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--rows", choices=("main", "attempts", "all"), default="main",
+                        help="the main rows, the key-free attempts to lower the nibble cost, or both")
     parser.add_argument("--output", "-o", default="benchmarks/results/accuracy-gap")
     args = parser.parse_args(argv)
     summary = accuracy_gap(
         args.preset, output_dir=args.output, seeds=tuple(int(s) for s in args.seeds.split(",")),
-        backbones=tuple(args.backbones.split(",")), data=args.data, train_size=args.train_size,
+        backbones=tuple(args.backbones.split(",")), data=args.data,
+        rows={"main": GAP_ROWS, "attempts": GAP_ATTEMPTS, "all": GAP_ROWS + GAP_ATTEMPTS}[args.rows], train_size=args.train_size,
         test_size=args.test_size, epochs=args.epochs, batch_size=args.batch_size,
     )
     print(summary["table"])

@@ -9,6 +9,7 @@ from keras_lie.models.classifier import (
 )
 from keras_lie.models.convmixer import convmixer
 from keras_lie.models.conversion import block_input_map, convert_key, from_plain
+from keras_lie.models.initialization import initialize_stem_from_data
 from keras_lie.models.export import export, export_encryptor, read_export_metadata
 from keras_lie.models.pyramidnet import pyramidnet
 from keras_lie.models.tanaka import tanaka_network
@@ -23,6 +24,7 @@ __all__ = [
     "export",
     "export_encryptor",
     "find_block_stem",
+    "initialize_stem_from_data",
     "from_plain",
     "predict",
     "pyramidnet",

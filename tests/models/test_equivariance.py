@@ -78,3 +78,21 @@ def test_keras_round_trip_of_the_convmixer_classifier(tmp_path):
     model.save(tmp_path / "m.keras")
     restored = keras.models.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_initialize_stem_from_data_finds_upper_nibbles_without_the_key():
+    from keras_lie.models import initialize_stem_from_data
+    from keras_lie.security.key_leakage import true_nibble_structure
+
+    key = generate_key("learnable", block_size=4, seed=8)
+    yy, xx = np.mgrid[0:32, 0:32]
+    rng = np.random.default_rng(0)
+    images = np.stack([np.clip(np.stack([(yy * a + xx * b) % 256 + rng.normal(0, 3, (32, 32))] * 3, -1), 0, 255)
+                       for a, b in rng.uniform(1, 7, (16, 2))]).astype(np.uint8)
+    model = build_classifier(key, backbone=tiny_mixer, stem=GRID, stem_input_mode="nibbles", input_shape=(32, 32, 3))
+    upper = initialize_stem_from_data(model, keras_lie.encrypt(images, key))
+    assert np.mean(upper == true_nibble_structure(key)[0]) > 0.9
+    gamma = find_block_stem(model).input_norm.get_weights()[0]
+    assert sorted(set(np.round(gamma, 4))) == [round(1 / 16, 4), 1.0]
+    with pytest.raises(ValueError, match="input_normalization=True"):
+        initialize_stem_from_data(build_classifier(key, backbone=tiny_pyramid, input_shape=(16, 16, 3)), images)
