@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_lie.keys import generate_key  # noqa: E402
+from keras_lie.keys import BLOCK_WISE_SCHEMES, generate_key  # noqa: E402
 from keras_lie.schemes import get_scheme  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -53,7 +53,7 @@ def measure(images: np.ndarray, repeats: int) -> list[dict]:
     learnable_key = generate_key("learnable", block_size=4, channels=3, seed=0)
     add("learnable", "numpy transcription", best_seconds(lambda: numpy_learnable_encrypt(images, learnable_key), repeats))
     for name in SCHEMES:
-        key = generate_key(name, block_size=4 if name in ("learnable", "block_shuffle") else None, channels=3, seed=0)
+        key = generate_key(name, block_size=4 if name in BLOCK_WISE_SCHEMES else None, channels=3, seed=0)
         eager = get_scheme(key, jit_compile=False)
         graph = tf.function(eager.encrypt)
         xla = get_scheme(key, jit_compile=True)

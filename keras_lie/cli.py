@@ -302,9 +302,9 @@ def _security(args) -> int:
     import numpy as np
 
     from keras_lie.data import load_source
-    from keras_lie.keys import generate_key, load_key
+    from keras_lie.keys import BLOCK_WISE_SCHEMES, generate_key, load_key
     from keras_lie.security import security_report
-    from keras_lie.security.report import BLOCK_SCHEMES, train_leakage_model
+    from keras_lie.security.report import train_leakage_model
 
     source = load_source(args.data, args.split, limit=args.images, seed=args.seed or 0)
     pairs = [(image.numpy(), int(label)) for image, label in source.dataset]
@@ -317,7 +317,7 @@ def _security(args) -> int:
         keys = [
             generate_key(scheme, block_size=m, channels=images.shape[-1], seed=args.seed)
             for scheme in (s.strip() for s in args.schemes.split(","))
-            for m in (block_sizes if scheme in BLOCK_SCHEMES else (None,))
+            for m in (block_sizes if scheme in BLOCK_WISE_SCHEMES else (None,))
         ]
     models = []
     if args.train_leakage:

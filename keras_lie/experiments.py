@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_lie._files import atomic_write_bytes
-from keras_lie.keys import Key, generate_key
+from keras_lie.keys import BLOCK_WISE_SCHEMES, Key, generate_key
 
 PAPER_TABLE_I = {
     "cifar10": {"plain": 0.884, "cat_map": 0.468, "block_shuffle": 0.872, "learnable": 0.863},
@@ -144,9 +144,8 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
     keras.utils.set_random_seed(seed)
     image_shape = tuple(train_source.dataset.element_spec[0].shape)
     if key is None and not train_source.encrypted:
-        block = scheme in ("learnable", "block_shuffle")
-        key = generate_key(scheme, block_size=settings.block_size if block else None, channels=image_shape[-1],
-                           seed=seed)
+        block_size = settings.block_size if scheme in BLOCK_WISE_SCHEMES else None
+        key = generate_key(scheme, block_size=block_size, channels=image_shape[-1], seed=seed)
     augment = settings.augment and scheme != "cat_map"
     train_data = make_pipeline(train_source, key, batch_size=settings.batch_size, training=True,
                                augment=augment, block_size=settings.block_size, seed=seed)
@@ -321,7 +320,7 @@ def figure(images: np.ndarray, path: str | os.PathLike, *, block_size: int = 4, 
     channels = images.shape[-1]
     columns = [images]
     for scheme in ("cat_map", "block_shuffle", "learnable"):
-        key = generate_key(scheme, block_size=block_size if scheme != "cat_map" else None,
+        key = generate_key(scheme, block_size=block_size if scheme in BLOCK_WISE_SCHEMES else None,
                            channels=channels, seed=seed)
         columns.append(get_scheme(key).encrypt(images))
     n = len(images)

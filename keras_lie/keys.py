@@ -371,6 +371,8 @@ class CatMapKey(Key):
 _KEY_CLASSES: dict[str, type[Key]] = {
     cls.scheme: cls for cls in (PlainKey, BlockShuffleKey, CatMapKey, LearnableKey)
 }
+# Schemes that encrypt every M x M block with the same key (block stems, block augmentation).
+BLOCK_WISE_SCHEMES = tuple(name for name, cls in _KEY_CLASSES.items() if issubclass(cls, _PermutationKey))
 _SCHEME_ALIASES = {
     "proposed": "learnable",
     "naive": "block_shuffle",

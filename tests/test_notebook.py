@@ -1,6 +1,5 @@
 """The tutorial notebook runs top to bottom (on a tiny zip made here)."""
 
-import os
 from pathlib import Path
 
 import pytest

@@ -8,10 +8,11 @@ import tensorflow as tf
 
 from keras_lie.data.augment import random_block_augment
 from keras_lie.data.sources import ImageSource
-from keras_lie.keys import Key, load_key
+from keras_lie.keys import BLOCK_WISE_SCHEMES, Key, load_key
 from keras_lie.schemes import get_scheme
 
-BLOCK_SCHEMES = ("learnable", "block_shuffle", "plain")
+# Schemes with which block-aligned augmentation commutes (see `augment`).
+AUGMENTABLE_SCHEMES = (*BLOCK_WISE_SCHEMES, "plain")
 
 
 def make_pipeline(
@@ -58,7 +59,7 @@ def make_pipeline(
     if cache:
         dataset = dataset.cache()
     if augment is None:
-        augment = training and scheme_name in BLOCK_SCHEMES
+        augment = training and scheme_name in AUGMENTABLE_SCHEMES
     if augment and scheme_name == "cat_map":
         raise ValueError(
             "No spatial augmentation commutes with the cat map; pass augment=False."

@@ -157,7 +157,6 @@ class BlockStem(keras.layers.Layer):
                 self.output_channels * m * m, 1, dtype=self.dtype_policy, name="expand"
             )
             self.expand.build((None, None, None, width_in))
-        self.embedding_channels = width_in
         self.built = True
 
     def call(self, inputs, training=None):

@@ -10,11 +10,10 @@ import keras
 import numpy as np
 
 from keras_lie.errors import KeyMismatchError
-from keras_lie.keys import Key, canonical_scheme_name, load_key, short_fingerprint
+from keras_lie.keys import BLOCK_WISE_SCHEMES, Key, canonical_scheme_name, load_key, short_fingerprint
 from keras_lie.layers import BlockStem, EncryptionInfo
 from keras_lie.models.pyramidnet import pyramidnet
 
-BLOCK_SCHEMES = ("learnable", "block_shuffle")
 DEFAULT_STEM = {"filters": 48, "nin_depth": 1, "output_channels": 32}
 DEFAULT_BLOCK_SIZE = 4
 
@@ -66,7 +65,7 @@ def build_classifier(
         arguments = {**DEFAULT_STEM, "input_mode": stem_input_mode, **(stem or {})}
         arguments.setdefault("block_size", block_size or DEFAULT_BLOCK_SIZE)
         stem = BlockStem(**arguments, name="block_stem")
-    if stem is not False and scheme in BLOCK_SCHEMES and stem.block_size != block_size:
+    if stem is not False and scheme in BLOCK_WISE_SCHEMES and stem.block_size != block_size:
         raise KeyMismatchError(
             f"The stem's block size {stem.block_size} differs from the key's block size "
             f"{block_size}; a block stem must see exactly one encryption block per step."
@@ -134,17 +133,14 @@ def _describe_key(key):
         return "plain", None, None, None
     if isinstance(key, (str, os.PathLike)) and not os.path.exists(key):
         try:
-            return canonical_scheme_name(str(key)), None, _scheme_block_size(str(key)), None
+            scheme = canonical_scheme_name(str(key))
+            return scheme, None, DEFAULT_BLOCK_SIZE if scheme in BLOCK_WISE_SCHEMES else None, None
         except KeyMismatchError:
             load_key(key)  # raises the clear "does not exist" error
     if not isinstance(key, Key):
         key = load_key(key)
-    block_size = key.block_size if key.scheme in BLOCK_SCHEMES else None
+    block_size = key.block_size if key.scheme in BLOCK_WISE_SCHEMES else None
     return key.scheme, key.fingerprint, block_size, key.channels
-
-
-def _scheme_block_size(scheme: str):
-    return DEFAULT_BLOCK_SIZE if canonical_scheme_name(scheme) in BLOCK_SCHEMES else None
 
 
 def _walk(model):

@@ -10,13 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from keras_lie._files import atomic_write_bytes
-from keras_lie.keys import BlockShuffleKey, CatMapKey, Key, LearnableKey, generate_key
+from keras_lie.keys import BLOCK_WISE_SCHEMES, BlockShuffleKey, CatMapKey, Key, LearnableKey, generate_key
 from keras_lie.models import find_block_stem
 from keras_lie.schemes import get_scheme
 from keras_lie.security import ciphertext_only, known_plaintext, metrics
 from keras_lie.security.keyspace import brute_force_log10_years, key_space_bits
 
-BLOCK_SCHEMES = ("learnable", "block_shuffle")
 ATTACK_IMAGE_COUNTS = (1, 4, 16, 64, 256)
 
 
@@ -33,14 +32,22 @@ def neighbour_key(key: Key) -> Key:
     return key
 
 
-def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None = None) -> dict:
+def attack_block_size(key: Key) -> int:
+    """The block size the ciphertext-only attack works at: the key's, or 4 for whole-image schemes."""
+    return key.block_size if key.scheme in BLOCK_WISE_SCHEMES else 4
+
+
+def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None = None,
+                    encrypted: np.ndarray | None = None) -> dict:
     """All measurements for one key on uint8 images (N, H, W, C); no pictures.
 
-    `leakage_models` maps a stem input mode to a model trained under `key`.
+    `leakage_models` maps a stem input mode to a model trained under `key`;
+    `encrypted` may pass `images` already encrypted with `key`.
     """
     scheme = get_scheme(key)
-    encrypted = scheme.encrypt(images)
-    m = key.block_size if key.scheme in BLOCK_SCHEMES else 4
+    if encrypted is None:
+        encrypted = scheme.encrypt(images)
+    m = attack_block_size(key)
     result = {
         "scheme": key.scheme,
         "block_size": key.block_size,
@@ -56,7 +63,7 @@ def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None
     if key.scheme != "plain":
         npcr, uaci = metrics.npcr_uaci(encrypted, get_scheme(neighbour_key(key)).encrypt(images))
         result["key_sensitivity"] = {"npcr_percent": npcr, "uaci_percent": uaci}
-    if key.scheme in BLOCK_SCHEMES:
+    if key.scheme in BLOCK_WISE_SCHEMES:
         found = known_plaintext.pairs_needed(images[:8], encrypted[:8], key.scheme, key.block_size)
         recovered = found.pop("key")
         decrypts = recovered is not None and np.array_equal(get_scheme(recovered).decrypt(encrypted), images)
@@ -85,17 +92,20 @@ def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None
     return result
 
 
-def picture_grid(images: np.ndarray, key: Key, path: str | os.PathLike, count: int = 4) -> Path:
-    """Rows of (plain, encrypted, ciphertext-only reconstruction) for a few images."""
+def picture_grid(images: np.ndarray, key: Key, path: str | os.PathLike, count: int = 4, *,
+                 encrypted: np.ndarray | None = None) -> Path:
+    """Rows of (plain, encrypted, ciphertext-only reconstruction) for the first `count` images.
+
+    The attack's statistics come from all of `images`; `encrypted` may pass them encrypted.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    encrypted = get_scheme(key).encrypt(images)
-    m = key.block_size if key.scheme in BLOCK_SCHEMES else 4
-    outcome = ciphertext_only.attack(encrypted, images, key.scheme, m)
-    recon = outcome["reconstruction"]
+    if encrypted is None:
+        encrypted = get_scheme(key).encrypt(images)
+    recon = ciphertext_only.attack(encrypted, images, key.scheme, attack_block_size(key))["reconstruction"]
     figure, axes = plt.subplots(count, 3, figsize=(6, 2 * count + 0.4), squeeze=False)
     for row in range(count):
         for col, (picture, title) in enumerate(
@@ -108,7 +118,7 @@ def picture_grid(images: np.ndarray, key: Key, path: str | os.PathLike, count: i
             axis.set_yticks([])
             if row == 0:
                 axis.set_title(title, fontsize=9)
-    figure.suptitle(f"{key.scheme}, M = {m}", fontsize=10)
+    figure.suptitle(f"{key.scheme}, M = {attack_block_size(key)}", fontsize=10)
     figure.tight_layout()
     path = Path(path)
     figure.savefig(path, dpi=120)
@@ -140,7 +150,7 @@ def security_report(
     if keys is None:
         keys = []
         for scheme in schemes:
-            for m in (block_sizes if scheme in BLOCK_SCHEMES else (None,)):
+            for m in (block_sizes if scheme in BLOCK_WISE_SCHEMES else (None,)):
                 keys.append(generate_key(scheme, block_size=m, channels=images.shape[-1], seed=seed))
     results = []
     for key in keys:
@@ -149,8 +159,9 @@ def security_report(
             for model in leakage_models or []
             if key.scheme == "learnable" and _key_of(model) == key.fingerprint
         }
-        result = evaluate_scheme(images, key, leakage_models=models)
-        grid = picture_grid(images, key, output / f"grid_{key.scheme}_m{key.block_size}.png")
+        encrypted = get_scheme(key).encrypt(images)
+        result = evaluate_scheme(images, key, leakage_models=models, encrypted=encrypted)
+        grid = picture_grid(images, key, output / f"grid_{key.scheme}_m{key.block_size}.png", encrypted=encrypted)
         result["picture"] = grid.name
         results.append(result)
     summary = {"images": len(images), "image_shape": list(images.shape[1:]), "command": command, "results": results}
