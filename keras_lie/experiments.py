@@ -123,7 +123,8 @@ def _prepare(preset, overrides: dict, output_dir, data_dir):
 
 def run_configuration(settings: Preset, train_source, test_source, scheme: str, output_dir, *,
                       stem: dict, stem_input_mode: str, key: Key | None = None, backbone: str = "pyramidnet",
-                      seed: int | None = None, stem_data_init: bool = False, verbose: int | str = 2):
+                      seed: int | None = None, stem_data_init: bool = False, validation_freq: int = 1,
+                      verbose: int | str = 2):
     """Train one (scheme, stem, backbone, seed) at `settings`; return the model and `train`'s results.
 
     Without `key`, a key is derived from the seed (reproducible experiments),
@@ -131,7 +132,9 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
     `backbone` is "pyramidnet" (after depth-to-space) or "convmixer" (on the
     grid of blocks; the stem then stops before upsampling). `stem_data_init`
     initialises the equivariant stem from the (encrypted) training images with
-    `initialize_stem_from_data` (key-free).
+    `initialize_stem_from_data` (key-free). `validation_freq` is `train`'s:
+    validate on the test set every this many epochs (the final accuracy is
+    always measured).
     """
     import keras
 
@@ -175,12 +178,22 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
     return train(
         builder, train_data, test_data, epochs=settings.epochs, learning_rate=settings.learning_rate,
         schedule=settings.schedule, output_dir=output_dir, mixed_precision=settings.mixed_precision,
-        jit_compile=settings.jit_compile, verbose=verbose,
+        jit_compile=settings.jit_compile, validation_freq=validation_freq, verbose=verbose,
         metadata={"scheme": scheme, "stem": stem, "stem_input_mode": stem_input_mode, "backbone": backbone,
                   "stem_data_init": stem_data_init,
                   "key_fingerprint": key.fingerprint if key is not None else None, "data": train_source.name,
                   "seed": seed, "settings": dataclasses.asdict(settings)},
     )
+
+
+def _finished_run(folder: Path, settings: Preset) -> dict | None:
+    """The results of a run that finished in `folder` at the same settings, or None."""
+    try:
+        result = json.loads((folder / "results.json").read_text())
+    except (OSError, ValueError):
+        return None
+    same_settings = result.get("metadata", {}).get("settings") == dataclasses.asdict(settings)
+    return result if same_settings and "test_accuracy" in result else None
 
 
 # Rows of the accuracy-gap experiment: (row name, scheme, stem arguments, stem input mode[, options]).
@@ -205,7 +218,9 @@ def accuracy_gap(preset: str | Preset = "cpu-small", *, output_dir="accuracy-gap
                  **overrides) -> dict:
     """Every row x backbone x seed at one budget; mean and spread per row (results.json, results.md).
 
-    Resumable: each run keeps its checkpoint under `output_dir/<backbone>/<row>/seed<k>/`.
+    Resumable: each run keeps its checkpoint under `output_dir/<backbone>/<row>/seed<k>/`,
+    and a finished run (its `results.json` at the same budget) is read back, not
+    trained again. Only the final test accuracy is measured (no per-epoch validation).
     """
     settings, output, train_source, test_source = _prepare(preset, overrides, output_dir, data_dir)
     runs = []
@@ -214,9 +229,14 @@ def accuracy_gap(preset: str | Preset = "cpu-small", *, output_dir="accuracy-gap
             for seed in seeds:
                 folder = output / backbone / _slug(name) / f"seed{seed}"
                 print(f"\n== {backbone} | {name} | seed {seed} ==", flush=True)
-                _, result = run_configuration(settings, train_source, test_source, scheme, folder, stem=stem,
-                                              stem_input_mode=mode, backbone=backbone, seed=seed,
-                                              verbose=verbose, **(options[0] if options else {}))
+                result = _finished_run(folder, settings)
+                if result is None:
+                    _, result = run_configuration(settings, train_source, test_source, scheme, folder, stem=stem,
+                                                  stem_input_mode=mode, backbone=backbone, seed=seed,
+                                                  validation_freq=settings.epochs, verbose=verbose,
+                                                  **(options[0] if options else {}))
+                else:
+                    print(f"finished earlier: test accuracy {result['test_accuracy']:.4f}", flush=True)
                 runs.append({"backbone": backbone, "row": name, "seed": seed,
                              "test_accuracy": result["test_accuracy"], "wall_time_s": result["wall_time_s"]})
     summary = {"preset": preset if isinstance(preset, str) else "custom", "settings": dataclasses.asdict(settings),

@@ -42,3 +42,11 @@ def test_accuracy_gap_on_a_tiny_zip(image_zip, tmp_path):
     table = (tmp_path / "results.md").read_text()
     assert "| convmixer | proposed, equivariant stem (nibbles) |" in table
     assert "| 2 |" in table
+    # A second call reads finished runs back instead of training them again.
+    first = {(r["backbone"], r["row"], r["seed"]): r["test_accuracy"] for r in summary["runs"]}
+    log = tmp_path / "convmixer" / "proposed-paper-stem-bytes" / "seed0" / "log.csv"
+    stamp = log.stat().st_mtime_ns
+    again = accuracy_gap("quick", output_dir=tmp_path, data=str(image_zip), seeds=(0, 1), epochs=1,
+                         batch_size=4, depth=8, alpha=4, rows=GAP_ROWS[2:4], verbose=0)
+    assert {(r["backbone"], r["row"], r["seed"]): r["test_accuracy"] for r in again["runs"]} == first
+    assert log.stat().st_mtime_ns == stamp

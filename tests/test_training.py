@@ -50,6 +50,18 @@ def test_train_writes_results_checkpoints_and_resumes(tmp_path):
     assert len((tmp_path / "log.csv").read_text().strip().splitlines()) == 1 + 3  # header + 3 epochs
 
 
+def test_validation_freq_validates_less_and_still_reports_the_final_accuracy():
+    keras.utils.set_random_seed(0)
+    model, results = train(builder, tiny_data(), tiny_data(seed=1), epochs=2, learning_rate=0.01,
+                           validation_freq=2, verbose=0)
+    assert len(results["history"]["loss"]) == 2 and len(results["history"]["val_accuracy"]) == 1
+    assert results["test_accuracy"] == pytest.approx(model.evaluate(tiny_data(seed=1), verbose=0)[1])
+    _, results = train(builder, tiny_data(), tiny_data(seed=1), epochs=1, validation_freq=2, verbose=0)
+    assert "val_accuracy" not in results["history"] and 0 <= results["test_accuracy"] <= 1
+    with pytest.raises(ValueError, match="validation_freq"):
+        train(builder, tiny_data(), epochs=1, validation_freq=0)
+
+
 def test_nan_stops_training_with_a_clear_error(tmp_path):
     x = np.full((16, 16, 16, 3), 255, "float32")
     bad = tf.data.Dataset.from_tensor_slices((x, np.zeros(16, "int64"))).batch(8)
