@@ -247,19 +247,34 @@ def accuracy_gap(preset: str | Preset = "cpu-small", *, output_dir="accuracy-gap
     return summary
 
 
-def _gap_table(runs) -> str:
-    lines = ["| backbone | row | mean test accuracy | std | seeds | vs plain (bytes) |",
+def _gap_table(runs, reference_row: str = "plain (bytes)") -> str:
+    """Mean and sample std per row, and the difference to `reference_row` paired by seed.
+
+    A seed fixes the data order and augmentation of every row, so differences are
+    taken seed by seed; the +- is their standard error (n - 1 in the std).
+    """
+    lines = ["| backbone | row | mean test accuracy | std | seeds | vs plain (bytes), paired by seed |",
              "| --- | --- | ---: | ---: | ---: | ---: |"]
     for backbone in dict.fromkeys(r["backbone"] for r in runs):
-        by_row = {}
+        by_row: dict[str, dict[int, float]] = {}
         for r in runs:
             if r["backbone"] == backbone:
-                by_row.setdefault(r["row"], []).append(r["test_accuracy"])
-        reference = np.mean(by_row.get("plain (bytes)", [np.nan]))
-        for row, values in by_row.items():
-            mean = float(np.mean(values))
-            lines.append(f"| {backbone} | {row} | {mean:.4f} | {np.std(values):.4f} | {len(values)} | "
-                         f"{100 * (mean - reference):+.1f} pt |")
+                by_row.setdefault(r["row"], {})[r["seed"]] = r["test_accuracy"]
+        reference = by_row.get(reference_row, {})
+        for row, by_seed in by_row.items():
+            values = list(by_seed.values())
+            std = f"{np.std(values, ddof=1):.4f}" if len(values) > 1 else "n/a"
+            differences = [100 * (v - reference[seed]) for seed, v in by_seed.items() if seed in reference]
+            if row == reference_row:
+                change = "reference"
+            elif not differences:
+                change = "n/a"
+            elif len(differences) == 1:
+                change = f"{differences[0]:+.1f} pt"
+            else:
+                error = np.std(differences, ddof=1) / np.sqrt(len(differences))
+                change = f"{np.mean(differences):+.1f} +- {error:.1f} pt"
+            lines.append(f"| {backbone} | {row} | {np.mean(values):.4f} | {std} | {len(values)} | {change} |")
     return "\n".join(lines) + "\n"
 
 

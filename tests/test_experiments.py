@@ -50,3 +50,14 @@ def test_accuracy_gap_on_a_tiny_zip(image_zip, tmp_path):
                          batch_size=4, depth=8, alpha=4, rows=GAP_ROWS[2:4], verbose=0)
     assert {(r["backbone"], r["row"], r["seed"]): r["test_accuracy"] for r in again["runs"]} == first
     assert log.stat().st_mtime_ns == stamp
+
+
+def test_gap_table_pairs_rows_by_seed():
+    from keras_lie.experiments import _gap_table
+
+    runs = [{"backbone": "b", "row": "plain (bytes)", "seed": s, "test_accuracy": a} for s, a in ((0, 0.5), (1, 0.6))]
+    runs += [{"backbone": "b", "row": "x", "seed": s, "test_accuracy": a} for s, a in ((1, 0.62), (0, 0.50))]
+    table = _gap_table(runs)
+    assert "| b | plain (bytes) | 0.5500 | 0.0707 | 2 | reference |" in table
+    # Paired differences +0.0 and +2.0 points: mean +1.0, standard error 1.0.
+    assert "| b | x | 0.5600 | 0.0849 | 2 | +1.0 +- 1.0 pt |" in table
