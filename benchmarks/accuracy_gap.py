@@ -16,7 +16,14 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from keras_lie.experiments import GAP_ATTEMPTS, GAP_ROWS, PRESETS, accuracy_gap  # noqa: E402
+from keras_lie.experiments import GAP_ATTEMPTS, GAP_DIAGNOSTICS, GAP_ROWS, PRESETS, accuracy_gap  # noqa: E402
+
+ROW_SETS = {
+    "main": GAP_ROWS,
+    "attempts": GAP_ATTEMPTS,
+    "diagnostics": GAP_DIAGNOSTICS,
+    "all": GAP_ROWS + GAP_ATTEMPTS + GAP_DIAGNOSTICS,
+}
 
 
 def main(argv=None) -> None:
@@ -29,17 +36,27 @@ def main(argv=None) -> None:
     parser.add_argument("--test-size", type=int)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--rows", choices=("main", "attempts", "all"), default="main",
-                        help="the main rows, the key-free attempts to lower the nibble cost, or both")
+    parser.add_argument("--rows", default="main",
+                        help="comma-separated: main, attempts (key-free ways to lower the nibble cost), "
+                             "diagnostics (uses the key), all")
     parser.add_argument("--output", "-o", default="benchmarks/results/accuracy-gap")
     args = parser.parse_args(argv)
     summary = accuracy_gap(
         args.preset, output_dir=args.output, seeds=tuple(int(s) for s in args.seeds.split(",")),
         backbones=tuple(args.backbones.split(",")), data=args.data,
-        rows={"main": GAP_ROWS, "attempts": GAP_ATTEMPTS, "all": GAP_ROWS + GAP_ATTEMPTS}[args.rows], train_size=args.train_size,
+        rows=_rows(parser, args.rows), train_size=args.train_size,
         test_size=args.test_size, epochs=args.epochs, batch_size=args.batch_size,
     )
     print(summary["table"])
+
+
+def _rows(parser: argparse.ArgumentParser, names: str) -> tuple:
+    rows = []
+    for name in names.split(","):
+        if name not in ROW_SETS:
+            parser.error(f"--rows: unknown row set {name!r}; choose from {', '.join(ROW_SETS)}")
+        rows += [row for row in ROW_SETS[name] if row not in rows]
+    return tuple(rows)
 
 
 if __name__ == "__main__":

@@ -123,7 +123,8 @@ def _prepare(preset, overrides: dict, output_dir, data_dir):
 
 def run_configuration(settings: Preset, train_source, test_source, scheme: str, output_dir, *,
                       stem: dict, stem_input_mode: str, key: Key | None = None, backbone: str = "pyramidnet",
-                      seed: int | None = None, stem_data_init: bool = False, validation_freq: int = 1,
+                      seed: int | None = None, stem_data_init: bool = False, init_from_plain: bool = False,
+                      validation_freq: int = 1,
                       verbose: int | str = 2):
     """Train one (scheme, stem, backbone, seed) at `settings`; return the model and `train`'s results.
 
@@ -132,7 +133,9 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
     `backbone` is "pyramidnet" (after depth-to-space) or "convmixer" (on the
     grid of blocks; the stem then stops before upsampling). `stem_data_init`
     initialises the equivariant stem from the (encrypted) training images with
-    `initialize_stem_from_data` (key-free). `validation_freq` is `train`'s:
+    `initialize_stem_from_data` (key-free). `init_from_plain` (a diagnostic that
+    uses the key) starts from the exact key conversion of the initial weights the
+    plain row draws with the same seed. `validation_freq` is `train`'s:
     validate on the test set every this many epochs (the final accuracy is
     always measured).
     """
@@ -159,19 +162,33 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
         network = functools.partial(convmixer, dim=dim, depth=max(2, settings.depth // 3), kernel_size=5)
     else:
         network = functools.partial(pyramidnet, depth=settings.depth, alpha=settings.alpha)
-    builder = functools.partial(
-        build_classifier, key if key is not None else scheme, num_classes=train_source.num_classes,
-        input_shape=image_shape, backbone=network, stem={"block_size": settings.block_size, **stem},
-        stem_input_mode=stem_input_mode,
-    )
+
+    def build_for(model_key):
+        return build_classifier(
+            model_key, num_classes=train_source.num_classes, input_shape=image_shape, backbone=network,
+            stem={"block_size": settings.block_size, **stem}, stem_input_mode=stem_input_mode,
+        )
+
+    builder = functools.partial(build_for, key if key is not None else scheme)
+    if init_from_plain:
+        from keras_lie.keys import PlainKey
+        from keras_lie.models import from_plain
+
+        if key is None or scheme not in BLOCK_WISE_SCHEMES:
+            raise ValueError("init_from_plain needs the key of a block-wise scheme.")
+        # The same seed draws the same initial weights as the plain row; converting them
+        # makes this run the exact image of the plain run under the key.
+        def builder():
+            return from_plain(build_for(PlainKey(channels=image_shape[-1])), key, copy=False)
+
     if stem_data_init:
         from keras_lie.models import initialize_stem_from_data
 
         sample = next(iter(train_data))[0]  # one batch of encrypted training images; no key needed
-        plain_builder = builder
+        undecorated_builder = builder
 
         def builder():
-            model = plain_builder()
+            model = undecorated_builder()
             initialize_stem_from_data(model, sample.numpy())
             return model
 
@@ -180,7 +197,7 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
         schedule=settings.schedule, output_dir=output_dir, mixed_precision=settings.mixed_precision,
         jit_compile=settings.jit_compile, validation_freq=validation_freq, verbose=verbose,
         metadata={"scheme": scheme, "stem": stem, "stem_input_mode": stem_input_mode, "backbone": backbone,
-                  "stem_data_init": stem_data_init,
+                  "stem_data_init": stem_data_init, "init_from_plain": init_from_plain,
                   "key_fingerprint": key.fingerprint if key is not None else None, "data": train_source.name,
                   "seed": seed, "settings": dataclasses.asdict(settings)},
     )
@@ -210,6 +227,14 @@ GAP_ATTEMPTS = (
      {"stem_data_init": True}),
     ("proposed, equivariant stem, data init", "learnable", {"input_normalization": True}, "nibbles",
      {"stem_data_init": True}),
+)
+# A diagnostic that uses the key (no trainer could run it): the proposed row started from the
+# exact conversion of the plain (nibbles) row's initial weights. If training is equivariant, it
+# repeats the plain (nibbles) run up to float rounding, so the difference between those two rows
+# is only the draw of the initial weights.
+GAP_DIAGNOSTICS = (
+    ("proposed, equivariant stem, initial weights converted from plain (uses the key)", "learnable",
+     {"input_normalization": True}, "nibbles", {"init_from_plain": True}),
 )
 
 

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from keras_lie.experiments import PAPER_TABLE_I, PRESETS, figure, reproduce, results_table
 
@@ -61,3 +62,22 @@ def test_gap_table_pairs_rows_by_seed():
     assert "| b | plain (bytes) | 0.5500 | 0.0707 | 2 | reference |" in table
     # Paired differences +0.0 and +2.0 points: mean +1.0, standard error 1.0.
     assert "| b | x | 0.5600 | 0.0849 | 2 | +1.0 +- 1.0 pt |" in table
+
+
+def test_proposed_run_from_converted_initial_weights_repeats_the_plain_nibbles_run(image_zip, tmp_path):
+    # End to end (pipeline, augmentation, encryption, stem, optimiser): started from the key
+    # conversion of the plain run's initial weights, training on encrypted images follows the
+    # plain (nibbles) run step for step.
+    from keras_lie.experiments import GAP_DIAGNOSTICS, GAP_ROWS, accuracy_gap
+
+    rows = (GAP_ROWS[1], *GAP_DIAGNOSTICS)
+    summary = accuracy_gap("quick", output_dir=tmp_path, data=str(image_zip), seeds=(3,), epochs=2,
+                           batch_size=4, depth=8, alpha=4, rows=rows, backbones=("convmixer",), verbose=0)
+    plain, converted = (
+        json.loads((tmp_path / "convmixer" / folder / "seed3" / "results.json").read_text())
+        for folder in ("plain-nibbles-equivariant-stem", "proposed-equivariant-stem-initial-weights-converted-from-plain-uses-the-key")
+    )
+    assert converted["metadata"]["scheme"] == "learnable" and converted["metadata"]["init_from_plain"]
+    np.testing.assert_allclose(converted["history"]["loss"], plain["history"]["loss"], rtol=1e-4)
+    assert converted["test_loss"] == pytest.approx(plain["test_loss"], rel=1e-4)
+    assert [r["test_accuracy"] for r in summary["runs"]] == [plain["test_accuracy"]] * 2
