@@ -40,12 +40,15 @@ def main(argv=None) -> None:
                         help="comma-separated: main, attempts (key-free ways to lower the nibble cost), "
                              "diagnostics (uses the key), all")
     parser.add_argument("--output", "-o", default="benchmarks/results/accuracy-gap")
+    parser.add_argument("--no-train", action="store_true",
+                        help="train nothing: tabulate the runs already finished under --output")
     args = parser.parse_args(argv)
     summary = accuracy_gap(
         args.preset, output_dir=args.output, seeds=tuple(int(s) for s in args.seeds.split(",")),
         backbones=tuple(args.backbones.split(",")), data=args.data,
         rows=_rows(parser, args.rows), train_size=args.train_size,
         test_size=args.test_size, epochs=args.epochs, batch_size=args.batch_size,
+        train_missing=not args.no_train,
     )
     print(summary["table"])
 

@@ -240,12 +240,13 @@ GAP_DIAGNOSTICS = (
 
 def accuracy_gap(preset: str | Preset = "cpu-small", *, output_dir="accuracy-gap", seeds=(0, 1, 2),
                  backbones=("pyramidnet", "convmixer"), rows=GAP_ROWS, data_dir=None, verbose: int | str = 2,
-                 **overrides) -> dict:
+                 train_missing: bool = True, **overrides) -> dict:
     """Every row x backbone x seed at one budget; mean and spread per row (results.json, results.md).
 
     Resumable: each run keeps its checkpoint under `output_dir/<backbone>/<row>/seed<k>/`,
     and a finished run (its `results.json` at the same budget) is read back, not
     trained again. Only the final test accuracy is measured (no per-epoch validation).
+    With `train_missing=False` nothing is trained: the table covers the finished runs.
     """
     settings, output, train_source, test_source = _prepare(preset, overrides, output_dir, data_dir)
     runs = []
@@ -255,6 +256,9 @@ def accuracy_gap(preset: str | Preset = "cpu-small", *, output_dir="accuracy-gap
                 folder = output / backbone / _slug(name) / f"seed{seed}"
                 print(f"\n== {backbone} | {name} | seed {seed} ==", flush=True)
                 result = _finished_run(folder, settings)
+                if result is None and not train_missing:
+                    print("not finished; left out", flush=True)
+                    continue
                 if result is None:
                     _, result = run_configuration(settings, train_source, test_source, scheme, folder, stem=stem,
                                                   stem_input_mode=mode, backbone=backbone, seed=seed,

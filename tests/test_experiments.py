@@ -51,6 +51,10 @@ def test_accuracy_gap_on_a_tiny_zip(image_zip, tmp_path):
                          batch_size=4, depth=8, alpha=4, rows=GAP_ROWS[2:4], verbose=0)
     assert {(r["backbone"], r["row"], r["seed"]): r["test_accuracy"] for r in again["runs"]} == first
     assert log.stat().st_mtime_ns == stamp
+    # train_missing=False tabulates what has finished and trains nothing (seed 2 has not run).
+    partial = accuracy_gap("quick", output_dir=tmp_path, data=str(image_zip), seeds=(0, 1, 2), epochs=1,
+                           batch_size=4, depth=8, alpha=4, rows=GAP_ROWS[2:4], verbose=0, train_missing=False)
+    assert len(partial["runs"]) == len(summary["runs"]) and not list(tmp_path.glob("*/*/seed2"))
 
 
 def test_gap_table_pairs_rows_by_seed():
