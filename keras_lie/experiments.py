@@ -229,9 +229,9 @@ GAP_ATTEMPTS = (
      {"stem_data_init": True}),
 )
 # A diagnostic that uses the key (no trainer could run it): the proposed row started from the
-# exact conversion of the plain (nibbles) row's initial weights. If training is equivariant, it
-# repeats the plain (nibbles) run up to float rounding, so the difference between those two rows
-# is only the draw of the initial weights.
+# exact conversion of the plain (nibbles) row's initial weights, with the same data order and
+# augmentation. Training is then the plain (nibbles) run up to float rounding, so how far the two
+# end apart measures the run-to-run noise that rounding alone causes.
 GAP_DIAGNOSTICS = (
     ("proposed, equivariant stem, initial weights converted from plain (uses the key)", "learnable",
      {"input_normalization": True}, "nibbles", {"init_from_plain": True}),
