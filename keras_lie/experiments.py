@@ -124,8 +124,7 @@ def _prepare(preset, overrides: dict, output_dir, data_dir):
 def run_configuration(settings: Preset, train_source, test_source, scheme: str, output_dir, *,
                       stem: dict, stem_input_mode: str, key: Key | None = None, backbone: str = "pyramidnet",
                       seed: int | None = None, stem_data_init: bool = False, init_from_plain: bool = False,
-                      validation_freq: int = 1,
-                      verbose: int | str = 2):
+                      validation_freq: int = 1, verbose: int | str = 2):
     """Train one (scheme, stem, backbone, seed) at `settings`; return the model and `train`'s results.
 
     Without `key`, a key is derived from the seed (reproducible experiments),
