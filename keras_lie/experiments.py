@@ -281,7 +281,7 @@ def _gap_table(runs, reference_row: str = "plain (bytes)") -> str:
     A seed fixes the data order and augmentation of every row, so differences are
     taken seed by seed; the +- is their standard error (n - 1 in the std).
     """
-    lines = ["| backbone | row | mean test accuracy | std | seeds | vs plain (bytes), paired by seed |",
+    lines = [f"| backbone | row | mean test accuracy | std | seeds | vs {reference_row}, paired by seed |",
              "| --- | --- | ---: | ---: | ---: | ---: |"]
     for backbone in dict.fromkeys(r["backbone"] for r in runs):
         by_row: dict[str, dict[int, float]] = {}
