@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_lie.models import build_classifier, pyramidnet
-from keras_lie.training import TrainingDivergedError, learning_rate_schedule, train
+from keras_lie.training import TrainingDivergedError, learning_rate_schedule, recalibrate_batch_norm, train
 
 
 def tiny_data(n=32, seed=0):
@@ -46,7 +46,9 @@ def test_train_writes_results_checkpoints_and_resumes(tmp_path):
     _, resumed = train(builder, tiny_data(), tiny_data(seed=1), epochs=3, output_dir=tmp_path,
                        learning_rate=0.01, verbose=0)
     assert resumed["config"]["initial_epoch"] == 1
-    assert len(resumed["history"]["loss"]) == 2
+    # The history covers the whole run: the first epoch is read back from log.csv.
+    assert len(resumed["history"]["loss"]) == 3
+    assert resumed["history"]["loss"][0] == pytest.approx(results["history"]["loss"][0])
     assert len((tmp_path / "log.csv").read_text().strip().splitlines()) == 1 + 3  # header + 3 epochs
 
 
@@ -76,3 +78,62 @@ def test_mixed_precision_needs_a_builder_and_restores_the_policy():
     model, _ = train(builder, tiny_data(), epochs=1, mixed_precision=True, learning_rate=0.01, verbose=0)
     assert model.dtype_policy.name.startswith("mixed_")
     assert keras.config.dtype_policy().name == "float32"
+
+
+def batch_norm_model():
+    inputs = keras.Input((3,))
+    outputs = keras.layers.BatchNormalization(name="bn")(keras.layers.Dense(3, name="dense")(inputs))
+    return keras.Model(inputs, outputs)
+
+
+def test_recalibrate_batch_norm_sets_the_average_of_the_batch_statistics():
+    keras.utils.set_random_seed(0)
+    model = batch_norm_model()
+    x = np.random.default_rng(0).normal(3.0, 2.0, (40, 3)).astype("float32")
+    batches = tf.data.Dataset.from_tensor_slices((x, np.zeros(40))).batch(10)
+    assert recalibrate_batch_norm(model, batches, steps=3) == 1
+    features = model.get_layer("dense")(x).numpy().reshape(4, 10, 3)[:3]  # the first 3 batches
+    bn = model.get_layer("bn")
+    np.testing.assert_allclose(bn.moving_mean.numpy(), features.mean(axis=1).mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), features.var(axis=1).mean(axis=0), rtol=1e-4)
+    assert bn.momentum == 0.99
+    # Inference now normalises a training batch as training did (to a small error).
+    normalised = model(x[:10], training=False).numpy()
+    assert abs(normalised.mean()) < 0.5
+
+
+def test_recalibrate_batch_norm_reaches_nested_layers_and_refuses_an_empty_dataset():
+    model = build_classifier("learnable", stem={"input_normalization": True}, stem_input_mode="nibbles",
+                             backbone=functools.partial(pyramidnet, depth=8, alpha=4), input_shape=(16, 16, 3))
+    # BlockStem's input and block normalisation, its NiN normalisation, and the backbone's.
+    count = recalibrate_batch_norm(model, tiny_data(n=16), steps=1)
+    assert count == sum(isinstance(layer, keras.layers.BatchNormalization)
+                        for layer in model._flatten_layers(recursive=True))
+    assert count >= 5
+    stem_norm = model.get_layer("block_stem").input_norm
+    before = stem_norm.moving_mean.numpy().copy()
+    empty = tiny_data(n=16).take(0)
+    with pytest.raises(ValueError, match="no batches"):
+        recalibrate_batch_norm(model, empty)
+    np.testing.assert_array_equal(stem_norm.moving_mean.numpy(), before)
+    assert stem_norm.momentum == 0.99
+    with pytest.raises(ValueError, match="steps"):
+        recalibrate_batch_norm(model, tiny_data(), steps=0)
+
+
+def test_train_recalibrates_batch_norm_before_the_final_accuracy_and_saves_it(tmp_path):
+    keras.utils.set_random_seed(0)
+    model, results = train(builder, tiny_data(), tiny_data(seed=1), epochs=2, learning_rate=0.01,
+                           recalibrate_batch_norm_steps=2, output_dir=tmp_path, verbose=0)
+    assert results["config"]["recalibrate_batch_norm_steps"] == 2
+    assert "test_accuracy_before_recalibration" in results
+    saved = keras.models.load_model(tmp_path / "last.keras")
+    assert results["test_accuracy"] == pytest.approx(saved.evaluate(tiny_data(seed=1), verbose=0)[1])
+    # The saved statistics are the recalibrated ones, not the moving averages.
+    expected = keras.models.clone_model(saved)
+    expected.set_weights(saved.get_weights())
+    recalibrate_batch_norm(expected, tiny_data(), steps=2)
+    for a, b in zip(saved.weights, expected.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="recalibrate_batch_norm_steps"):
+        train(builder, tiny_data(), epochs=1, recalibrate_batch_norm_steps=-1)
