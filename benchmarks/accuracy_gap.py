@@ -3,7 +3,8 @@
 Rows: plain (bytes), plain (nibbles, equivariant stem), proposed with the paper's stem,
 proposed with the key-equivariant stem, naive shuffle; backbones: PyramidNet after
 depth-to-space, and a ConvMixer on the grid of blocks. Prints and writes a table of
-mean and spread per row (results.md, results.json under --output).
+mean and spread per row (results.md, results.json under --output), measured after
+recalibrating batch normalisation and, in a second table, with its moving averages.
 
     python benchmarks/accuracy_gap.py --data ../shared/data/cifar10-jpeg.zip --preset cpu-small \
         --seeds 0,1,2 -o benchmarks/results/accuracy-gap
@@ -42,13 +43,16 @@ def main(argv=None) -> None:
     parser.add_argument("--output", "-o", default="benchmarks/results/accuracy-gap")
     parser.add_argument("--no-train", action="store_true",
                         help="train nothing: tabulate the runs already finished under --output")
+    parser.add_argument("--no-recalibration", action="store_true",
+                        help="tabulate the accuracies with the moving averages of batch normalisation only "
+                             "(by default every run is also measured after recalibrate_batch_norm)")
     args = parser.parse_args(argv)
     summary = accuracy_gap(
         args.preset, output_dir=args.output, seeds=tuple(int(s) for s in args.seeds.split(",")),
         backbones=tuple(args.backbones.split(",")), data=args.data,
         rows=_rows(parser, args.rows), train_size=args.train_size,
         test_size=args.test_size, epochs=args.epochs, batch_size=args.batch_size,
-        train_missing=not args.no_train,
+        train_missing=not args.no_train, recalibrate_batch_norm=not args.no_recalibration,
     )
     print(summary["table"])
 

@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -43,6 +44,10 @@ def test_accuracy_gap_on_a_tiny_zip(image_zip, tmp_path):
     table = (tmp_path / "results.md").read_text()
     assert "| convmixer | proposed, equivariant stem (nibbles) |" in table
     assert "| 2 |" in table
+    assert "after recalibrating batch normalisation" in table and "moving averages" in table
+    stored = json.loads((tmp_path / "convmixer" / "proposed-paper-stem-bytes" / "seed0" / "results.json").read_text())
+    assert stored["recalibration_batches"] >= 1
+    assert all(0 <= r["test_accuracy_recalibrated"] <= 1 for r in summary["runs"])
     # A second call reads finished runs back instead of training them again.
     first = {(r["backbone"], r["row"], r["seed"]): r["test_accuracy"] for r in summary["runs"]}
     log = tmp_path / "convmixer" / "proposed-paper-stem-bytes" / "seed0" / "log.csv"
@@ -51,6 +56,13 @@ def test_accuracy_gap_on_a_tiny_zip(image_zip, tmp_path):
                          batch_size=4, depth=8, alpha=4, rows=GAP_ROWS[2:4], verbose=0)
     assert {(r["backbone"], r["row"], r["seed"]): r["test_accuracy"] for r in again["runs"]} == first
     assert log.stat().st_mtime_ns == stamp
+    # The same data file spelled another way is the same run.
+    spelled = os.path.relpath(image_zip)
+    assert spelled != str(image_zip)
+    respelled = accuracy_gap("quick", output_dir=tmp_path, data=spelled, seeds=(0,), epochs=1, batch_size=4,
+                             depth=8, alpha=4, rows=GAP_ROWS[2:3], backbones=("convmixer",), verbose=0)
+    (run,) = respelled["runs"]
+    assert log.stat().st_mtime_ns == stamp and run["test_accuracy"] == first["convmixer", run["row"], 0]
     # train_missing=False tabulates what has finished and trains nothing (seed 2 has not run).
     partial = accuracy_gap("quick", output_dir=tmp_path, data=str(image_zip), seeds=(0, 1, 2), epochs=1,
                            batch_size=4, depth=8, alpha=4, rows=GAP_ROWS[2:4], verbose=0, train_missing=False)
@@ -66,6 +78,9 @@ def test_gap_table_pairs_rows_by_seed():
     assert "| b | plain (bytes) | 0.5500 | 0.0707 | 2 | reference |" in table
     # Paired differences +0.0 and +2.0 points: mean +1.0, standard error 1.0.
     assert "| b | x | 0.5600 | 0.0849 | 2 | +1.0 +- 1.0 pt |" in table
+    for run in runs:
+        run["other"] = run["test_accuracy"] + (0.01 if run["row"] == "x" else 0.0)
+    assert "| b | x | 0.5700 | 0.0849 | 2 | +2.0 +- 1.0 pt |" in _gap_table(runs, metric="other")
 
 
 def test_proposed_run_from_converted_initial_weights_repeats_the_plain_nibbles_run(image_zip, tmp_path):
@@ -85,3 +100,5 @@ def test_proposed_run_from_converted_initial_weights_repeats_the_plain_nibbles_r
     np.testing.assert_allclose(converted["history"]["loss"], plain["history"]["loss"], rtol=1e-4)
     assert converted["test_loss"] == pytest.approx(plain["test_loss"], rel=1e-4)
     assert [r["test_accuracy"] for r in summary["runs"]] == [plain["test_accuracy"]] * 2
+    # Recalibrating batch normalisation on encrypted batches is the image of recalibrating on plain ones.
+    assert converted["test_loss_recalibrated"] == pytest.approx(plain["test_loss_recalibrated"], rel=1e-4)
