@@ -241,13 +241,13 @@ def _recalibrated_accuracy(folder: Path, result: dict, train_data, test_data, se
     """
     import keras
 
-    from keras_lie.training import recalibrate_batch_norm
+    from keras_lie.training import load_checkpoint, recalibrate_batch_norm
 
     if "test_accuracy_recalibrated" in result:
         return result
     keras.utils.clear_session()
     keras.utils.set_random_seed(seed)  # training-mode layers (drop paths) draw the same way
-    model = keras.models.load_model(folder / "last.keras")
+    model = load_checkpoint(folder / "last.keras")
     batches = sum(1 for _ in train_data)
     recalibrate_batch_norm(model, train_data, steps=batches)
     loss, accuracy = model.evaluate(test_data, verbose=0)[:2]

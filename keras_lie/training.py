@@ -293,6 +293,14 @@ class _Checkpoint(keras.callbacks.Callback):
         )
 
 
+def load_checkpoint(path: str | os.PathLike) -> keras.Model:
+    """Load a `.keras` model saved by `train`, in a fresh process too (registers keras-lie's layers)."""
+    import keras_lie.layers  # noqa: F401  (importing registers the serializable classes)
+    import keras_lie.models  # noqa: F401
+
+    return keras.models.load_model(path)
+
+
 def _save_model_atomically(model: keras.Model, folder: Path) -> None:
     staging = folder / ".last.keras.tmp.keras"
     model.save(staging)
@@ -303,7 +311,7 @@ def _restore_or_build(model, output, resume):
     state = output / "state.json" if output is not None else None
     if resume and state is not None and state.exists() and (output / "last.keras").exists():
         next_epoch = json.loads(state.read_text())["next_epoch"]
-        return next_epoch, keras.models.load_model(output / "last.keras")
+        return next_epoch, load_checkpoint(output / "last.keras")
     if not isinstance(model, keras.Model):
         model = model()
     return 0, model

@@ -137,3 +137,18 @@ def test_train_recalibrates_batch_norm_before_the_final_accuracy_and_saves_it(tm
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="recalibrate_batch_norm_steps"):
         train(builder, tiny_data(), epochs=1, recalibrate_batch_norm_steps=-1)
+
+
+def test_load_checkpoint_works_in_a_fresh_process(tmp_path):
+    import subprocess
+    import sys
+
+    keras.utils.set_random_seed(0)
+    train(builder, tiny_data(), epochs=1, output_dir=tmp_path, verbose=0)
+    # A fresh interpreter has not imported keras_lie.layers, whose classes the file names.
+    script = ("import sys; from keras_lie.training import load_checkpoint; "
+              "print(load_checkpoint(sys.argv[1]).name)")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "last.keras")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("plain_classifier")
