@@ -140,6 +140,9 @@ def _add_training_commands(commands) -> None:
     train.add_argument("--encrypted", action="store_true", help="--data is already encrypted")
     train.add_argument("--scheme", default=None, help="scheme of already-encrypted data")
     train.add_argument("--stem-input", choices=("bytes", "nibbles"), default="bytes")
+    train.add_argument("--recalibrate-batch-norm", type=int, default=0, metavar="BATCHES",
+                       help="after training, set batch normalisation's statistics from this many training "
+                            "batches (worth several points after short runs; 0: keep the moving averages)")
     add_budget_options(train)
     train.set_defaults(handler=_train)
 
@@ -236,7 +239,8 @@ def _train(args) -> int:
                               seed=settings.seed, encrypted=args.encrypted)
     print(f"Settings: {settings}")
     model, results = run_configuration(settings, train_source, test_source, scheme_name, args.output, stem={},
-                                       stem_input_mode=args.stem_input, key=key, verbose="auto")
+                                       stem_input_mode=args.stem_input, key=key, verbose="auto",
+                                       recalibrate_batch_norm_steps=args.recalibrate_batch_norm)
     model.save(args.output / "model.keras")
     print(f"Test accuracy {results['test_accuracy']:.4f}; model in {args.output / 'model.keras'}")
     return 0

@@ -174,7 +174,9 @@ def test_trainer_trains_on_an_encrypted_folder_without_the_key(key_path, tmp_pat
     assert run("encrypt", "--key", key_path, tree, tmp_path / "enc", "--quiet") == 0
     budget = ["--preset", "quick", "--epochs", "1", "--batch-size", "4", "--depth", "8", "--alpha", "4"]
     assert run("train", "--encrypted", "--scheme", "learnable", "--data", tmp_path / "enc", *budget,
-               "-o", tmp_path / "run") == 0
+               "--recalibrate-batch-norm", "2", "-o", tmp_path / "run") == 0
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["config"]["recalibrate_batch_norm_steps"] == 2
 
 
 def test_figure_command(image_tree, tmp_path):
