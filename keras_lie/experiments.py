@@ -250,7 +250,9 @@ def _recalibrated_accuracy(folder: Path, result: dict, train_data, test_data, se
     keras.utils.clear_session()
     keras.utils.set_random_seed(seed)  # training-mode layers (drop paths) draw the same way
     model = load_checkpoint(folder / "last.keras")
-    batches = sum(1 for _ in train_data)
+    batches = int(train_data.cardinality())
+    if batches < 0:  # unknown cardinality: count the batches of one pass
+        batches = sum(1 for _ in train_data)
     recalibrate_batch_norm(model, train_data, steps=batches)
     loss, accuracy = model.evaluate(test_data, verbose=0)[:2]
     result = {**result, "test_accuracy_recalibrated": float(accuracy), "test_loss_recalibrated": float(loss),
