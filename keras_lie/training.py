@@ -150,15 +150,16 @@ def train(
             validation_freq=validation_freq,
             verbose=verbose,
         )
-        if recalibrate_batch_norm_steps:
-            with scope:
+        diverged = any(not math.isfinite(v) for v in history.history.get("loss", []))
+        if recalibrate_batch_norm_steps and not diverged:  # never overwrite a good checkpoint with NaNs
+            with strategy.scope() if strategy is not None else contextlib.nullcontext():
                 recalibrate_batch_norm(model, train_data, steps=recalibrate_batch_norm_steps)
             if output is not None:
                 _save_model_atomically(model, output)
         wall = time.perf_counter() - start
     finally:
         keras.config.set_dtype_policy(previous_policy)
-    if any(not math.isfinite(v) for v in history.history.get("loss", [])):
+    if diverged:
         raise TrainingDivergedError(
             "The loss became NaN or infinite; lower the learning rate or check the data."
         )

@@ -70,6 +70,11 @@ def test_nan_stops_training_with_a_clear_error(tmp_path):
     with pytest.raises(TrainingDivergedError, match="NaN"):
         train(builder, bad, epochs=3, learning_rate=1e12, output_dir=tmp_path, verbose=0)
     assert not (tmp_path / "results.json").exists()
+    # Recalibration does not run on diverged weights (nor save them over the checkpoint).
+    with pytest.raises(TrainingDivergedError, match="NaN"):
+        train(builder, bad, epochs=3, learning_rate=1e12, recalibrate_batch_norm_steps=1,
+              output_dir=tmp_path / "recalibrated", verbose=0)
+    assert not (tmp_path / "recalibrated" / "last.keras").exists()
 
 
 def test_mixed_precision_needs_a_builder_and_restores_the_policy():
