@@ -355,12 +355,12 @@ def _export(args) -> int:
 
 
 def _load_model(path: Path):
-    import keras
+    from keras_lie.training import load_checkpoint
 
     if not path.is_file():
         raise KerasLieError(f"Model file {path} does not exist; train one with `keras-lie train`.")
     try:
-        return keras.models.load_model(path)
+        return load_checkpoint(path)
     except (ValueError, OSError) as error:
         raise KerasLieError(f"Cannot load {path} as a Keras model: {str(error).splitlines()[0]}") from None
 
