@@ -1,4 +1,9 @@
-"""Ciphertext-only attacks: approximate decryption from encrypted images alone.
+"""Ciphertext-only attacks: decryption from encrypted images alone.
+
+`attack` runs the strongest reconstruction the package has for a scheme
+(`keras_lie.security.reconstruction` for the block-wise ones: a full-resolution
+16-level image for the proposed scheme) and scores it. The statistics below are
+the first steps of that attack, kept for the leakage measurements.
 
 Threat model: the attacker holds encrypted images only (what a trainer gets),
 knows the scheme and block size, but has no key and no plain image. Every block
@@ -6,14 +11,15 @@ of every image shares one key, and neighbouring pixels of natural images
 correlate, so statistics over many encrypted blocks expose structure:
 
 - naive block shuffle: the bytes of a block are only moved, so each block keeps
-  its mean: the block means give a 1/M-resolution image at once;
+  its mean (a 1/M-resolution image at once), and placing the bytes back by the
+  smoothness of neighbours gives the exact image;
 - proposed scheme: an encrypted nibble that comes from an upper nibble carries
   the image's structure and correlates with the others that do (negatively where
   exactly one of the two is reversed); one from a lower nibble is close to noise.
   Ranking positions by their mean absolute correlation finds the upper-nibble
   positions, the principal component of their correlations gives their reversal
-  parities, and averaging them (parity-corrected) gives each block's brightness,
-  up to one global inversion;
+  parities, and placing them within the block (see `reconstruction`) gives a
+  16-level image at full resolution, up to one global inversion;
 - combined cat map: a whole-image permutation; block statistics and adjacency
   carry nothing (the jigsaw-style check below measures that it resists).
 
@@ -31,6 +37,7 @@ import numpy as np
 
 from keras_lie.security.blocks import block_means, gray, nibble_vectors
 from keras_lie.security.metrics import adjacent_correlation, ssim
+from keras_lie.security.reconstruction import reconstruct_from_ciphertexts
 
 
 @dataclasses.dataclass
@@ -72,34 +79,43 @@ def reconstruct_block_means(encrypted, block_size: int) -> np.ndarray:
     return _upsample(block_means(encrypted, block_size), block_size)
 
 
-def attack(encrypted, plain, scheme: str, block_size: int, attack_images: int | None = None) -> dict:
-    """Run the ciphertext-only attack for `scheme` and score it against `plain`.
+def attack(encrypted, plain, scheme: str, block_size: int, attack_images: int | None = None, *,
+           seed: int = 0) -> dict:
+    """Run the strongest ciphertext-only attack for `scheme` on the images the attacker holds.
 
-    The statistics are estimated from the first `attack_images` encrypted images
-    (default: all), and the reconstruction is scored on all images. Returns SSIM
-    of the reconstruction, and of two key-free baselines: a flat grey image at the
-    encrypted images' mean, and the encrypted image itself (greyed).
+    The attacker holds the first `attack_images` encrypted images (default: all)
+    and reconstructs them; `plain` only scores the result. Block-wise schemes
+    ("learnable", "block_shuffle") are attacked with `reconstruct_from_ciphertexts`
+    (full resolution); other schemes with their block means (the whole-image cat
+    map has no block structure to exploit). Returns SSIM and PSNR of the grey
+    reconstruction in the better polarity (a person recognises a negative at a
+    glance), two key-free baselines (a flat grey guess and the encrypted image
+    itself), and the reconstruction (N, H, W) in 0..255.
     """
-    encrypted, plain = np.asarray(encrypted), np.asarray(plain)
+    encrypted, plain = np.asarray(encrypted)[:attack_images], np.asarray(plain)[:attack_images]
     target = gray(plain)[..., None]
-    if scheme == "learnable":
-        model = estimate_nibble_model(encrypted[:attack_images], block_size)
-        recon = reconstruct_learnable(encrypted, model, block_size)
-        candidates = [recon, 255 - recon]
-        scores = [ssim(target, c[..., None]) for c in candidates]
-        best = int(np.argmax(scores))
-        reconstruction, score = candidates[best], scores[best]
-    else:  # block_shuffle, cat_map, plain: block means need no estimation
-        reconstruction = reconstruct_block_means(encrypted, block_size)
-        score = ssim(target, reconstruction[..., None])
+    if scheme in ("learnable", "block_shuffle"):
+        recovered = reconstruct_from_ciphertexts(encrypted, scheme, block_size, seed=seed)
+        candidates = [recovered.grey, recovered.grey_inverted]
+        ambiguities = list(recovered.ambiguities)
+    elif scheme == "plain":
+        candidates, ambiguities = [gray(encrypted)], []
+    else:  # cat_map: no block structure; block means are the baseline
+        candidates = [reconstruct_block_means(encrypted, block_size)]
+        ambiguities = []
+    scores = [ssim(target, c[..., None]) for c in candidates]
+    best = int(np.argmax(scores))
+    reconstruction = candidates[best]
     flat = np.full_like(target, gray(encrypted).mean())
     return {
         "scheme": scheme,
         "block_size": block_size,
-        "attack_images": attack_images or len(encrypted),
-        "ssim_reconstruction": score,
+        "attack_images": len(encrypted),
+        "ssim_reconstruction": scores[best],
+        "psnr_reconstruction_db": _pooled_psnr(target, reconstruction[..., None]),
         "ssim_flat_baseline": ssim(target, flat),
         "ssim_encrypted_baseline": ssim(target, gray(encrypted)[..., None]),
+        "ambiguities": ambiguities,
         "reconstruction": reconstruction,
     }
 
@@ -111,6 +127,12 @@ def jigsaw_check(encrypted) -> dict:
     structure, so piecing the image back together has nothing to go on.
     """
     return adjacent_correlation(encrypted)
+
+
+def _pooled_psnr(plain: np.ndarray, reconstruction: np.ndarray) -> float:
+    """PSNR of the mean squared error over all images (inf only when every image is exact)."""
+    mse = float(np.mean((np.asarray(plain, np.float64) - reconstruction) ** 2))
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
 def _upsample(values: np.ndarray, block_size: int) -> np.ndarray:

@@ -107,3 +107,39 @@ def _propagate(candidates: np.ndarray) -> np.ndarray:
         if np.array_equal(pruned, candidates):
             return candidates
         candidates = pruned
+
+
+def blocks_needed_per_image(plain, encrypted, scheme: str, block_size: int) -> dict:
+    """For each image alone: the fewest of its blocks (in raster order) that give the whole key.
+
+    Not the best case over images: every image is measured, and the summary gives
+    the share of images that alone recover the key and the distribution of the
+    blocks they need (median, 90th percentile, maximum). An image that cannot
+    give the key on its own (too flat: its blocks match several sources) counts
+    as `None`.
+    """
+    plain, encrypted = np.asarray(plain), np.asarray(encrypted)
+    per_image: list[int | None] = []
+    for p, e in zip(plain, encrypted):
+        total = len(block_vectors(p[None], block_size))
+        if not recover_key(p[None], e[None], scheme, block_size).complete:
+            per_image.append(None)
+            continue
+        low, high = 1, total  # the smallest prefix that completes (monotone in the blocks used)
+        while low < high:
+            middle = (low + high) // 2
+            if recover_key(p[None], e[None], scheme, block_size, max_blocks=middle).complete:
+                high = middle
+            else:
+                low = middle + 1
+        per_image.append(low)
+    found = np.array([b for b in per_image if b is not None])
+    return {
+        "images": len(per_image),
+        "share_of_images_that_give_the_key": len(found) / max(1, len(per_image)),
+        "blocks_median": float(np.median(found)) if len(found) else None,
+        "blocks_90th_percentile": float(np.percentile(found, 90)) if len(found) else None,
+        "blocks_max": int(found.max()) if len(found) else None,
+        "blocks_min": int(found.min()) if len(found) else None,
+        "per_image": per_image,
+    }

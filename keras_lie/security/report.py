@@ -13,10 +13,12 @@ from keras_lie._files import atomic_write_bytes
 from keras_lie.keys import BLOCK_WISE_SCHEMES, BlockShuffleKey, CatMapKey, Key, LearnableKey, generate_key
 from keras_lie.models import find_block_stem
 from keras_lie.schemes import get_scheme
-from keras_lie.security import ciphertext_only, known_plaintext, metrics
+from keras_lie.security import chosen_plaintext, ciphertext_only, known_plaintext, metrics
 from keras_lie.security.keyspace import brute_force_log10_years, key_space_bits
 
-ATTACK_IMAGE_COUNTS = (1, 4, 16, 64, 256)
+ATTACK_IMAGE_COUNTS = (1, 4, 16, 64, 256, 1000)
+ATTACK_GROUPS = 4  # disjoint groups of images averaged for the small counts
+KNOWN_PLAINTEXT_IMAGES = 100
 
 
 def neighbour_key(key: Key) -> Key:
@@ -47,7 +49,6 @@ def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None
     scheme = get_scheme(key)
     if encrypted is None:
         encrypted = scheme.encrypt(images)
-    m = attack_block_size(key)
     result = {
         "scheme": key.scheme,
         "block_size": key.block_size,
@@ -67,19 +68,18 @@ def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None
         found = known_plaintext.pairs_needed(images[:8], encrypted[:8], key.scheme, key.block_size)
         recovered = found.pop("key")
         decrypts = recovered is not None and np.array_equal(get_scheme(recovered).decrypt(encrypted), images)
-        result["known_plaintext"] = {**found, "recovered_key_decrypts_all_images": bool(decrypts)}
-    coa = []
-    for count in ATTACK_IMAGE_COUNTS:
-        if count > len(images):
-            break
-        outcome = ciphertext_only.attack(encrypted, images, key.scheme, m, attack_images=count)
-        outcome.pop("reconstruction")
-        coa.append(outcome)
-        if key.scheme != "learnable":
-            break  # block means need no statistics: one count says it all
-    result["ciphertext_only"] = coa
+        per_image = known_plaintext.blocks_needed_per_image(
+            images[:KNOWN_PLAINTEXT_IMAGES], encrypted[:KNOWN_PLAINTEXT_IMAGES], key.scheme, key.block_size)
+        per_image.pop("per_image")
+        result["known_plaintext"] = {**found, "recovered_key_decrypts_all_images": bool(decrypts),
+                                     "each_image_alone": per_image}
+        probe = chosen_plaintext.recover_key_chosen_plaintext(scheme.encrypt, key.scheme, key.block_size, key.channels)
+        result["chosen_plaintext"] = {"probe_images": len(probe.probe_images), "probe_blocks": probe.probe_blocks,
+                                      "probe_image_shape": list(probe.probe_images.shape[1:]),
+                                      "recovered_the_key": probe.key == key}
+    result["ciphertext_only"] = ciphertext_only_curve(images, encrypted, key)
     if key.scheme == "learnable":
-        estimate = ciphertext_only.estimate_nibble_model(encrypted[: ATTACK_IMAGE_COUNTS[0]], key.block_size)
+        estimate = ciphertext_only.estimate_nibble_model(encrypted[:1], key.block_size)
         from keras_lie.security.key_leakage import kernel_leakage, score_nibble_model
 
         result["nibble_structure_from_one_encrypted_image"] = score_nibble_model(estimate, key)
@@ -92,24 +92,60 @@ def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None
     return result
 
 
-def picture_grid(images: np.ndarray, key: Key, path: str | os.PathLike, count: int = 4, *,
-                 encrypted: np.ndarray | None = None) -> Path:
+def ciphertext_only_curve(images: np.ndarray, encrypted: np.ndarray, key: Key,
+                          counts=ATTACK_IMAGE_COUNTS) -> list[dict]:
+    """The ciphertext-only attack against the number of encrypted images the attacker holds.
+
+    For each count, up to `ATTACK_GROUPS` disjoint groups of that many images are
+    attacked separately and their SSIM and PSNR averaged (one image is a noisy
+    sample). Whole-image schemes get one row (block means need no statistics).
+    """
+    m = attack_block_size(key)
+    rows = []
+    for count in counts:
+        if count > len(images):
+            break
+        groups = max(1, min(ATTACK_GROUPS, len(images) // count))
+        outcomes = []
+        for g in range(groups):
+            part = slice(g * count, (g + 1) * count)
+            outcome = ciphertext_only.attack(encrypted[part], images[part], key.scheme, m)
+            outcome.pop("reconstruction")
+            outcomes.append(outcome)
+        row = dict(outcomes[0])
+        for field in ("ssim_reconstruction", "psnr_reconstruction_db", "ssim_flat_baseline", "ssim_encrypted_baseline"):
+            row[field] = float(np.mean([o[field] for o in outcomes]))
+        row["groups"] = groups
+        row["ssim_per_group"] = [o["ssim_reconstruction"] for o in outcomes]
+        rows.append(row)
+        if key.scheme not in BLOCK_WISE_SCHEMES:
+            break
+    return rows
+
+
+def picture_grid(images: np.ndarray, scheme: str, block_size: int | None, path: str | os.PathLike,
+                 count: int = 4, attack_images: int = 256) -> Path:
     """Rows of (plain, encrypted, ciphertext-only reconstruction) for the first `count` images.
 
-    The attack's statistics come from all of `images`; `encrypted` may pass them encrypted.
+    The pictures are made with a throwaway key drawn for this figure alone, never
+    with a key being evaluated: a plain image beside its encryption under a user's
+    key is a known-plaintext pair that gives that key away (see `recover_key`).
+    The attack holds the first `attack_images` images encrypted with that key.
     """
-    import matplotlib
+    import io
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: leaves the process's backend alone
 
-    if encrypted is None:
-        encrypted = get_scheme(key).encrypt(images)
-    recon = ciphertext_only.attack(encrypted, images, key.scheme, attack_block_size(key))["reconstruction"]
-    figure, axes = plt.subplots(count, 3, figsize=(6, 2 * count + 0.4), squeeze=False)
+    channels = images.shape[-1]
+    illustration_key = generate_key(scheme, block_size=block_size, channels=channels)
+    held = images[: max(count, attack_images)]
+    encrypted = get_scheme(illustration_key).encrypt(held)
+    recon = ciphertext_only.attack(encrypted, held, scheme, attack_block_size(illustration_key))["reconstruction"]
+    figure = Figure(figsize=(6, 2 * count + 0.6))
+    axes = figure.subplots(count, 3, squeeze=False)
     for row in range(count):
         for col, (picture, title) in enumerate(
-            [(images[row], "plain"), (encrypted[row], "encrypted"), (recon[row], "attack (no key)")]
+            [(held[row], "plain"), (encrypted[row], "encrypted"), (recon[row], "attack (no key)")]
         ):
             axis = axes[row][col]
             axis.imshow(picture.astype(np.uint8), cmap="gray" if picture.ndim == 2 else None,
@@ -118,12 +154,12 @@ def picture_grid(images: np.ndarray, key: Key, path: str | os.PathLike, count: i
             axis.set_yticks([])
             if row == 0:
                 axis.set_title(title, fontsize=9)
-    figure.suptitle(f"{key.scheme}, M = {attack_block_size(key)}", fontsize=10)
+    figure.suptitle(f"{scheme}, M = {attack_block_size(illustration_key)}; attacker holds {len(held)} encrypted "
+                    "images\n(throwaway illustration key)", fontsize=9)
     figure.tight_layout()
-    path = Path(path)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120)
+    return atomic_write_bytes(path, buffer.getvalue(), overwrite=True)
 
 
 def security_report(
@@ -161,7 +197,7 @@ def security_report(
         }
         encrypted = get_scheme(key).encrypt(images)
         result = evaluate_scheme(images, key, leakage_models=models, encrypted=encrypted)
-        grid = picture_grid(images, key, output / f"grid_{key.scheme}_m{key.block_size}.png", encrypted=encrypted)
+        grid = picture_grid(images, key.scheme, key.block_size, output / f"grid_{key.scheme}_m{key.block_size}.png")
         result["picture"] = grid.name
         results.append(result)
     summary = {"images": len(images), "image_shape": list(images.shape[1:]), "command": command, "results": results}
@@ -210,21 +246,35 @@ def markdown(summary: dict) -> str:
             f"| {r['scheme']} | {r['block_size']} | {r['psnr_db']:.2f} | {r['ssim']:.3f} | {corr} | {entropy} | "
             f"{sensitivity.get('npcr_percent', float('nan')):.2f} | {sensitivity.get('uaci_percent', float('nan')):.2f} |"
         )
+    lines += headline(summary)
     lines += ["", "## Known-plaintext key recovery", "",
-              "| scheme | M | pairs for the whole key | blocks for the whole key | recovered key decrypts everything |",
-              "| --- | --- | ---: | ---: | --- |"]
+              "| scheme | M | pairs for the whole key | images that alone give the key | blocks needed: median / 90th pct. / max "
+              "| recovered key decrypts everything |",
+              "| --- | --- | ---: | ---: | --- | --- |"]
     for r in summary["results"]:
         if "known_plaintext" in r:
             kp = r["known_plaintext"]
-            lines.append(f"| {r['scheme']} | {r['block_size']} | {kp['pairs']} | {kp['blocks']} | "
-                         f"{'yes' if kp['recovered_key_decrypts_all_images'] else 'no'} |")
-    lines += ["", "## Ciphertext-only reconstruction (SSIM against the plain images' grey levels)", "",
-              "| scheme | M | encrypted images used | SSIM of reconstruction | flat-grey baseline | encrypted image itself |",
-              "| --- | --- | ---: | ---: | ---: | ---: |"]
+            each = kp["each_image_alone"]
+            lines.append(f"| {r['scheme']} | {r['block_size']} | {kp['pairs']} | "
+                         f"{100 * each['share_of_images_that_give_the_key']:.0f}% of {each['images']} | "
+                         f"{_number(each['blocks_median'])} / {_number(each['blocks_90th_percentile'])} / "
+                         f"{_number(each['blocks_max'])} | {'yes' if kp['recovered_key_decrypts_all_images'] else 'no'} |")
+    lines += ["", "## Chosen-plaintext key recovery", "",
+              "| scheme | M | probe images | designed blocks in it | probe image shape | whole key recovered |",
+              "| --- | --- | ---: | ---: | --- | --- |"]
+    for r in summary["results"]:
+        if "chosen_plaintext" in r:
+            cp = r["chosen_plaintext"]
+            lines.append(f"| {r['scheme']} | {r['block_size']} | {cp['probe_images']} | {cp['probe_blocks']} | "
+                         f"{' x '.join(map(str, cp['probe_image_shape']))} | {'yes' if cp['recovered_the_key'] else 'no'} |")
+    lines += ["", "## Ciphertext-only reconstruction (grey, against the plain images' grey levels)", "",
+              "| scheme | M | encrypted images held | SSIM | PSNR dB | flat-grey SSIM | encrypted image SSIM | ambiguous |",
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in summary["results"]:
         for a in r["ciphertext_only"]:
             lines.append(f"| {r['scheme']} | {a['block_size']} | {a['attack_images']} | {a['ssim_reconstruction']:.3f} | "
-                         f"{a['ssim_flat_baseline']:.3f} | {a['ssim_encrypted_baseline']:.3f} |")
+                         f"{a['psnr_reconstruction_db']:.1f} | {a['ssim_flat_baseline']:.3f} | "
+                         f"{a['ssim_encrypted_baseline']:.3f} | {', '.join(a.get('ambiguities') or []) or '-'} |")
     leak_rows = [r for r in summary["results"] if r["scheme"] == "learnable"]
     if leak_rows:
         lines += ["", "## Nibble structure of the proposed scheme's key (0.5 = chance)", "",
@@ -247,6 +297,27 @@ def markdown(summary: dict) -> str:
     for r in summary["results"]:
         lines.append(f"![{r['scheme']} M={r['block_size']}]({r['picture']})")
     return "\n".join(lines) + "\n"
+
+
+def headline(summary: dict) -> list[str]:
+    """One row per key: what an attacker gets, and from how little."""
+    lines = ["", "## Headline: what each scheme hides, and from how much", "",
+             "| scheme | M | ciphertext only: grey SSIM with 1 / 16 / all images held | known plaintext: "
+             "pairs for the key | chosen plaintext: probe images (blocks) |",
+             "| --- | --- | --- | --- | --- |"]
+    for r in summary["results"]:
+        curve = {a["attack_images"]: a["ssim_reconstruction"] for a in r["ciphertext_only"]}
+        most = max(curve)
+        coa = " / ".join(f"{curve[k]:.2f}" if k in curve else "-" for k in (1, 16)) + f" / {curve[most]:.2f} ({most})"
+        kp = r.get("known_plaintext", {}).get("pairs") or ("-" if r["scheme"] != "plain" else "none needed")
+        cp = r.get("chosen_plaintext")
+        cp_text = f"{cp['probe_images']} ({cp['probe_blocks']})" if cp else "-"
+        lines.append(f"| {r['scheme']} | {r['block_size']} | {coa} | {kp} | {cp_text} |")
+    return lines
+
+
+def _number(value) -> str:
+    return "-" if value is None else f"{value:g}"
 
 
 def _power_of_ten(log10_value: float) -> str:
