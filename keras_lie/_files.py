@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from keras_lie.errors import KerasLieError
 
 
 def atomic_write_bytes(
-    path: str | os.PathLike, data: bytes, *, mode: int = 0o644, overwrite: bool = False
+    path: str | os.PathLike, data: bytes, *, mode: int = 0o666, overwrite: bool = False
 ) -> Path:
     """Write `data` to `path` so that the file is either complete or absent.
 
     The bytes go to a temporary file in the same folder (same file system, so
     the final `os.replace` is atomic), which is created with `mode` from the
-    start: a secret is never readable by others, not even for a moment.
+    start and, like any file the user creates, narrowed by the process umask:
+    never wider than the user asked for. Secrets pass `mode=0o600`, so they are
+    never readable by others, not even for a moment.
 
     Raises:
         FileExistsError: `path` exists and `overwrite` is False.
@@ -30,9 +32,8 @@ def atomic_write_bytes(
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise KerasLieError(f"Folder {folder} does not exist; create it first.")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    fd, tmp_name = _create_temporary(folder, path.name, mode)
     try:
-        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -45,3 +46,15 @@ def atomic_write_bytes(
             pass
         raise
     return path
+
+
+def _create_temporary(folder: Path, name: str, mode: int) -> tuple[int, str]:
+    """A new file beside the target, created with `mode` (the kernel applies the umask)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        tmp_name = str(folder / f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp_name, flags, mode), tmp_name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"Could not create a temporary file in {folder}.")

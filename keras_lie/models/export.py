@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from keras_lie.errors import KerasLieError
 from keras_lie.keys import Key, load_key
+from keras_lie.layers.base_cipher_layer import BaseCipherLayer
 from keras_lie.models.classifier import encryption_info
 from keras_lie.schemes import get_scheme
 from keras_lie.version import __version__
@@ -32,7 +33,21 @@ def export(model: keras.Model, path: str | os.PathLike, *, overwrite: bool = Fal
         served.signatures["serving_default"](images=batch)["probabilities"]
 
     The SavedModel is written to a temporary folder and renamed into place.
+
+    Raises:
+        KerasLieError: the model contains an `Encrypt` or `Decrypt` layer. Its
+            graph would hold the key in the clear, and a classifier is meant to be
+            handed out; export the camera side with `export_encryptor` (a file as
+            secret as the key) and the classifier without the cipher layer.
     """
+    cipher_layers = [layer.name for layer in _all_layers(model) if isinstance(layer, BaseCipherLayer)]
+    if cipher_layers:
+        raise KerasLieError(
+            f"The model contains the cipher layer(s) {', '.join(cipher_layers)}, whose exported graph would give "
+            "away the key. Export the classifier without them (it takes encrypted images), and the camera's "
+            "encryption with keras_lie.models.export_encryptor (`keras-lie export --encryptor --key KEY`), "
+            "which is written owner-only and must be kept as secret as the key."
+        )
     height, width, channels = model.input_shape[1:]
     info = encryption_info(model)
     metadata = {
@@ -90,6 +105,14 @@ def export_encryptor(key: Key | str | os.PathLike, path: str | os.PathLike, *, o
     return _save_atomically(module, path, {"serving_default": encrypt}, text, overwrite, secret=True)
 
 
+def _all_layers(model: keras.Model):
+    """Every layer, nested models included."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+
+
 def _output_activation(model: keras.Model):
     """The activation of the layer that produces the model's output (through nested models)."""
     layer = model.layers[-1]
@@ -107,10 +130,22 @@ def read_export_metadata(path: str | os.PathLike) -> dict:
         raise KerasLieError(f"{path} is not a SavedModel exported by keras-lie (no {METADATA_FILE}).") from None
 
 
+def _replaceable(path: Path) -> bool:
+    """Only a SavedModel (it has saved_model.pb) or an empty folder may be replaced."""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    return (path / "saved_model.pb").is_file() or not any(path.iterdir())
+
+
 def _save_atomically(module, path, signatures, metadata_text, overwrite, secret):
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; choose another path or pass overwrite=True.")
+        raise FileExistsError(f"{path} already exists; choose another path or pass overwrite=True (--force).")
+    if path.exists() and not _replaceable(path):
+        raise KerasLieError(
+            f"{path} exists and is neither a SavedModel nor an empty folder; refusing to replace it even with "
+            "overwrite=True (--force). Choose another path."
+        )
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise KerasLieError(f"Folder {parent} does not exist; create it first.")
