@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import hmac
 import io
 import json
 import os
 import pickle
 import secrets
+import stat
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,6 +36,13 @@ from keras_lie.errors import KeyFileError, KeyMismatchError
 
 KEY_FORMAT = "keras-lie-key"
 KEY_FORMAT_VERSION = 1
+MAX_BLOCK_SIZE = 64  # a learnable key of 64 x 64 x 4 blocks has 32,768 entries
+MAX_CHANNELS = 4
+MAX_KEY_FILE_BYTES = 4 * 1024 * 1024  # far above the largest key (about 0.5 MB)
+MAX_REFERENCE_PICKLE_BYTES = 1024 * 1024
+SALT_BYTES = 16
+# Where a key's material came from: only "random" keys are secrets worth the name.
+KEY_ORIGINS = ("random", "seed", "reference")
 
 
 def short_fingerprint(fingerprint: str) -> str:
@@ -67,12 +76,21 @@ class Key:
     scheme: ClassVar[str] = ""
 
     def __init__(self, block_size: int, channels: int, *, created: str | None = None):
-        self.block_size = _positive_int(block_size, "block_size")
-        self.channels = _positive_int(channels, "channels")
+        self.block_size = _bounded_int(block_size, "block_size", MAX_BLOCK_SIZE)
+        self.channels = _bounded_int(channels, "channels", MAX_CHANNELS)
         self.created = created or datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
         )
         self.path: Path | None = None
+        self.origin = "random"
+        # Keys derived from a seed have little entropy: a random salt in their fingerprint
+        # keeps it from confirming a guessed seed (the salt is stored only in the key file).
+        self.salt: bytes | None = None
+
+    @property
+    def is_experiment_key(self) -> bool:
+        """True for keys anyone can re-derive (from a seed, or a published reference key)."""
+        return self.origin != "random"
 
     # -- key material -------------------------------------------------------------
     def material(self) -> dict[str, Any]:
@@ -88,31 +106,40 @@ class Key:
         return ()
 
     # -- identity -------------------------------------------------------------------
+    def _canonical(self, salt: bytes | None) -> bytes:
+        document = {
+            "scheme": self.scheme,
+            "block_size": self.block_size,
+            "channels": self.channels,
+            "material": self.material(),
+        }
+        if salt is not None:
+            document["salt"] = salt.hex()
+        return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("ascii")
+
     @property
     def fingerprint(self) -> str:
-        """SHA-256 (hex) over the canonical encoding of scheme, sizes and material."""
-        canonical = json.dumps(
-            {
-                "scheme": self.scheme,
-                "block_size": self.block_size,
-                "channels": self.channels,
-                "material": self.material(),
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-        return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+        """SHA-256 (hex) over the canonical encoding of scheme, sizes, material (and salt, if any).
+
+        A seed-derived key's fingerprint includes its random salt, so hashing
+        candidate seeds cannot find the key from its public fingerprint.
+        """
+        return hashlib.sha256(self._canonical(self.salt)).hexdigest()
 
     @property
     def short_fingerprint(self) -> str:
         """The first 16 hex digits of the fingerprint, grouped for display."""
         return short_fingerprint(self.fingerprint)
 
+    def _material_digest(self) -> bytes:
+        return hashlib.sha256(self._canonical(None)).digest()
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Key) and self.fingerprint == other.fingerprint
+        # The same key material is the same key, whatever its salt or origin.
+        return isinstance(other, Key) and hmac.compare_digest(self._material_digest(), other._material_digest())
 
     def __hash__(self) -> int:
-        return hash(self.fingerprint)
+        return hash(self._material_digest())
 
     def __repr__(self) -> str:
         # Never the key material: reprs end up in logs and notebooks.
@@ -130,6 +157,8 @@ class Key:
             "created": self.created,
             "fingerprint": self.fingerprint,
             "short_fingerprint": self.short_fingerprint,
+            "origin": self.origin,
+            "experiment_key": self.is_experiment_key,
             "path": str(self.path) if self.path else None,
         }
 
@@ -149,6 +178,8 @@ class Key:
             "channels": self.channels,
             **self.material(),
             **self._derived_fields(),
+            "origin": self.origin,
+            **({"salt": self.salt.hex()} if self.salt is not None else {}),
             "created": self.created,
             "fingerprint": "sha256:" + self.fingerprint,
         }
@@ -178,8 +209,12 @@ class Key:
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "<string>") -> "Key":
+        if len(text) > MAX_KEY_FILE_BYTES:
+            raise KeyFileError(f"{source} is larger than any key file ({MAX_KEY_FILE_BYTES:,} bytes).")
         try:
             document = json.loads(text)
+        except RecursionError:
+            raise KeyFileError(f"{source} is not a keras-lie key: its JSON is nested far too deep.") from None
         except json.JSONDecodeError as error:
             raise KeyFileError(
                 f"{source} is not a keras-lie key: not valid JSON ({error}). "
@@ -235,15 +270,15 @@ class _PermutationKey(Key):
     @classmethod
     def generate(cls, block_size: int = 4, channels: int = 3, seed: int | None = None):
         length = cls.permutation_length(
-            _positive_int(block_size, "block_size"), _positive_int(channels, "channels")
+            _bounded_int(block_size, "block_size", MAX_BLOCK_SIZE), _bounded_int(channels, "channels", MAX_CHANNELS)
         )
         if seed is None:
             order = list(range(length))
             secrets.SystemRandom().shuffle(order)
             permutation = np.asarray(order, dtype=np.int64)
-        else:
-            permutation = np.random.Generator(np.random.PCG64(int(seed))).permutation(length)
-        return cls(block_size, channels, permutation)
+            return cls(block_size, channels, permutation)
+        permutation = np.random.Generator(np.random.PCG64(int(seed))).permutation(length)
+        return _mark_seeded(cls(block_size, channels, permutation))
 
 
 class BlockShuffleKey(_PermutationKey):
@@ -288,14 +323,13 @@ class LearnableKey(_PermutationKey):
         crafted file naming any other global is refused before anything runs.
         """
         path = Path(path)
+        data = _read_regular_file(path, MAX_REFERENCE_PICKLE_BYTES, "reference key pickle")
         try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise KeyFileError(f"Cannot read reference key {path}: {error.strerror}.") from None
-        try:
-            loaded = _RestrictedUnpickler(io.BytesIO(data)).load()
+            loaded = _unstub(_RestrictedUnpickler(io.BytesIO(data)).load())
         except KeyFileError as error:
             raise KeyFileError(f"{path}: {error}") from None
+        except RecursionError:
+            raise KeyFileError(f"{path} is not a readable reference key pickle (nested far too deep).") from None
         except Exception as error:  # noqa: BLE001 - any malformed pickle is a bad key file
             raise KeyFileError(
                 f"{path} is not a readable reference key pickle ({type(error).__name__}: {error})."
@@ -318,6 +352,7 @@ class LearnableKey(_PermutationKey):
         if permutation.dtype.kind not in "iu":
             raise KeyFileError(f"{path}: the key array has dtype {permutation.dtype}, not integers.")
         key = cls(int(rows), int(channels), permutation.astype(np.int64))
+        key.origin = "reference"  # a published key: anyone can decrypt with it
         return key
 
 
@@ -362,10 +397,9 @@ class CatMapKey(Key):
     @classmethod
     def generate(cls, block_size: int = 1, channels: int = 3, seed: int | None = None) -> "CatMapKey":
         if seed is None:
-            secret = secrets.token_bytes(cls.SECRET_BYTES)
-        else:
-            secret = hashlib.sha256(b"keras-lie/cat_map/seed/" + str(int(seed)).encode()).digest()
-        return cls(block_size, channels, secret)
+            return cls(block_size, channels, secrets.token_bytes(cls.SECRET_BYTES))
+        secret = hashlib.sha256(b"keras-lie/cat_map/seed/" + str(int(seed)).encode()).digest()
+        return _mark_seeded(cls(block_size, channels, secret))
 
 
 _KEY_CLASSES: dict[str, type[Key]] = {
@@ -397,23 +431,51 @@ def generate_key(scheme: str, block_size: int | None = None, channels: int = 3,
 
 
 def load_key(path: str | os.PathLike) -> Key:
-    """Load and validate a key file written by `Key.save` (or `keras-lie keygen`)."""
+    """Load and validate a key file written by `Key.save` (or `keras-lie keygen`).
+
+    Only regular files up to `MAX_KEY_FILE_BYTES` are read (a FIFO or device never
+    blocks the caller, and a huge file is refused before it is parsed).
+    """
     path = Path(path)
+    data = _read_regular_file(path, MAX_KEY_FILE_BYTES, "key file")
     try:
-        text = path.read_text(encoding="ascii")
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise KeyFileError(f"{path} is not a keras-lie key (not a JSON text file).") from None
+    key = Key.from_json(text, source=str(path))
+    key.path = path
+    return key
+
+
+def _read_regular_file(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, with a clear error otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise KeyFileError(
             f"Key file {path} does not exist; create one with `keras-lie keygen -o {path}`."
         ) from None
     except IsADirectoryError:
-        raise KeyFileError(f"{path} is a folder, not a key file.") from None
-    except UnicodeDecodeError:
-        raise KeyFileError(f"{path} is not a keras-lie key (not a JSON text file).") from None
+        raise KeyFileError(f"{path} is a folder, not a {what}.") from None
     except OSError as error:
-        raise KeyFileError(f"Cannot read key file {path}: {error.strerror}.") from None
-    key = Key.from_json(text, source=str(path))
-    key.path = path
-    return key
+        raise KeyFileError(f"Cannot read {what} {path}: {error.strerror}.") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if stat.S_ISDIR(info.st_mode):
+            raise KeyFileError(f"{path} is a folder, not a {what}.")
+        if not stat.S_ISREG(info.st_mode):
+            raise KeyFileError(f"{path} is not a regular file (a pipe, socket or device); give the {what} itself.")
+        if info.st_size > limit:
+            raise KeyFileError(
+                f"{path} is {info.st_size:,} bytes, more than any {what} ({limit:,}); it is not a {what}."
+            )
+        try:
+            data = handle.read(limit + 1)
+        except OSError as error:
+            raise KeyFileError(f"Cannot read {what} {path}: {error.strerror}.") from None
+    if len(data) > limit:
+        raise KeyFileError(f"{path} is larger than any {what} ({limit:,} bytes); it is not a {what}.")
+    return data
 
 
 # -- internals ------------------------------------------------------------------------
@@ -447,6 +509,18 @@ def _key_from_document(document: Any, source: str) -> Key:
         raise KeyFileError(f"{source}: {error}") from None
     except (TypeError, ValueError) as error:
         raise KeyFileError(f"{source}: invalid key material ({error}).") from None
+    origin = document.get("origin", "random")
+    if origin not in KEY_ORIGINS:
+        raise KeyFileError(f"{source}: origin must be one of {', '.join(KEY_ORIGINS)}, not {origin!r}.")
+    key.origin = origin
+    if "salt" in document:
+        salt = document["salt"]
+        try:
+            key.salt = bytes.fromhex(salt) if isinstance(salt, str) and len(salt) <= 128 else None
+        except ValueError:
+            key.salt = None
+        if not key.salt:
+            raise KeyFileError(f"{source}: the salt is not a hex string; the file was edited.")
     for field, value in key._derived_fields().items():
         if document.get(field, value) != value:
             raise KeyFileError(
@@ -458,6 +532,21 @@ def _key_from_document(document: Any, source: str) -> Key:
             "or corrupted. Restore it from a backup; a changed key cannot decrypt old images."
         )
     return key
+
+
+def _mark_seeded(key: Key) -> Key:
+    key.origin, key.salt = "seed", secrets.token_bytes(SALT_BYTES)
+    return key
+
+
+def _bounded_int(value: Any, name: str, maximum: int) -> int:
+    value = _positive_int(value, name)
+    if value > maximum:
+        raise KeyMismatchError(
+            f"{name} must be at most {maximum}, not {value}; larger blocks give keys of millions of entries "
+            "and hide nothing more (every block still shares one key)."
+        )
+    return value
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -485,26 +574,64 @@ def _validated_permutation(values: Any, length: int, scheme: str) -> np.ndarray:
     return array
 
 
+class _ArrayStub:
+    """Stands in for a pickled numpy array until its shape and size are checked.
+
+    numpy's pickles call `_reconstruct(ndarray, shape, dtype)` and then
+    `__setstate__((version, shape, dtype, fortran, raw_bytes))`. Here neither
+    allocates: the state is checked (1-D, at most the longest key, bytes that
+    match the shape exactly) before the array is built from the bytes given.
+    """
+
+    MAX_LENGTH = 2 * MAX_BLOCK_SIZE * MAX_BLOCK_SIZE * MAX_CHANNELS
+
+    def __init__(self, *args):
+        self.array: np.ndarray | None = None
+
+    def __setstate__(self, state):
+        if not isinstance(state, tuple) or len(state) != 5:
+            raise KeyFileError("the key array's pickled state is malformed")
+        _, shape, dtype, _, raw = state
+        if not (isinstance(shape, tuple) and len(shape) == 1 and isinstance(shape[0], int)):
+            raise KeyFileError(f"the key array has shape {shape!r}; a key is one list of integers")
+        if not 0 <= shape[0] <= self.MAX_LENGTH:
+            raise KeyFileError(f"the key array has {shape[0]} entries, more than any key ({self.MAX_LENGTH})")
+        if not isinstance(dtype, np.dtype) or dtype.kind not in "iu" or dtype.itemsize > 8:
+            raise KeyFileError(f"the key array has dtype {dtype!r}, not integers")
+        if not isinstance(raw, bytes) or len(raw) != shape[0] * dtype.itemsize:
+            raise KeyFileError("the key array's data does not match its shape")
+        self.array = np.frombuffer(raw, dtype=dtype).copy()
+
+
+def _unstub(value):
+    if isinstance(value, _ArrayStub):
+        if value.array is None:
+            raise KeyFileError("the key array has no data")
+        return value.array
+    if isinstance(value, (list, tuple)):
+        return type(value)(_unstub(v) for v in value)
+    return value
+
+
+def _safe_dtype(name, align=False, copy=False):
+    if not isinstance(name, str) or name.lstrip("<>=|") not in ("i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8"):
+        raise KeyFileError(f"the key array has dtype {name!r}, not integers")
+    return np.dtype(name)
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
-    """Admits only the globals needed to rebuild a plain numpy array."""
+    """Admits only what rebuilding a small integer numpy array needs, and allocates nothing unchecked."""
 
     def find_class(self, module: str, name: str):
         allowed = {
-            ("numpy.core.multiarray", "_reconstruct"),
-            ("numpy._core.multiarray", "_reconstruct"),
-            ("numpy", "ndarray"),
-            ("numpy", "dtype"),
+            ("numpy.core.multiarray", "_reconstruct"): _ArrayStub,
+            ("numpy._core.multiarray", "_reconstruct"): _ArrayStub,  # NumPy 1 and 2 pickles both exist
+            ("numpy", "ndarray"): _ArrayStub,
+            ("numpy", "dtype"): _safe_dtype,
         }
         if (module, name) not in allowed:
             raise KeyFileError(
                 f"the pickle names the global {module}.{name}, which a key never needs; "
                 "refusing to load it (it may be malicious)."
             )
-        if name == "_reconstruct":
-            # Both NumPy 1 and NumPy 2 pickles exist; resolve to whichever this NumPy has.
-            try:
-                from numpy._core.multiarray import _reconstruct
-            except ImportError:  # NumPy 1
-                from numpy.core.multiarray import _reconstruct
-            return _reconstruct
-        return getattr(np, name)
+        return allowed[(module, name)]
