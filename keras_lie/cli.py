@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
             help="for sides that are not multiples of the block size (default: error)",
         )
         sub.add_argument("--overwrite", action="store_true", help="replace existing output files")
+        sub.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                         help="refuse images over N pixels, read from the header before decoding "
+                              "(default: 50,000,000; 0: no limit)")
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
         sub.set_defaults(handler=_transform, direction=direction)
     _add_training_commands(commands)
@@ -392,12 +395,20 @@ def _key_info(args) -> int:
 
 
 def _transform(args) -> int:
-    from keras_lie.files import transform_path
+    import warnings
 
-    report = transform_path(
-        args.source, args.destination, args.key, args.direction,
-        padding=args.padding, overwrite=args.overwrite, progress=not args.quiet,
-    )
+    from keras_lie.files import DEFAULT_MAX_PIXELS, transform_path
+    from keras_lie.keys import load_key
+
+    max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else (args.max_pixels or None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        report = transform_path(
+            args.source, args.destination, load_key(args.key), args.direction,
+            padding=args.padding, overwrite=args.overwrite, progress=not args.quiet, max_pixels=max_pixels,
+        )
+    for warning in caught:
+        print(f"keras-lie: warning: {warning.message}", file=sys.stderr)
     verb = "Encrypted" if args.direction == "encrypt" else "Decrypted"
     print(f"{verb} {len(report.written)} file(s) into {args.destination}.")
     for path, reason in report.failures:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,8 @@ from keras_lie.schemes import Scheme, get_scheme
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 LOSSY_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".heic", ".avif")
+# Generous for photos (a 50-megapixel camera); decoding needs about 100 bytes per pixel.
+DEFAULT_MAX_PIXELS = 50_000_000
 
 
 @dataclasses.dataclass
@@ -36,18 +40,87 @@ class FileReport:
         return not self.failures
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode an image file to a uint8 array (H, W, C); C is the file's own channel count."""
+def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode an image file to a uint8 array (H, W, C); C is the file's own channel count.
+
+    The size is read from the file's header before anything is decoded, and
+    images over `max_pixels` (None: no limit) are refused. Files whose pixels an
+    8-bit (H, W, C) array cannot hold exactly are refused with how to convert
+    them, instead of being changed silently: 16-bit PNGs and animated GIFs.
+
+    Raises:
+        ImageFileError: unreadable, too large, or not exactly representable.
+    """
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as error:
         raise ImageFileError(f"{path}: cannot read ({error.strerror}).") from None
+    header = image_header(data)
+    if header is not None:
+        width, height, bit_depth = header
+        if max_pixels is not None and width * height > max_pixels:
+            raise ImageFileError(
+                f"{path}: {width} x {height} is {width * height:,} pixels, over the limit of {max_pixels:,}; "
+                "scale it down, cut it into tiles, or raise the limit (max_pixels=, --max-pixels) if the "
+                "machine has the memory (about 100 bytes per pixel)."
+            )
+        if bit_depth == 16:
+            raise ImageFileError(
+                f"{path}: a 16-bit PNG; encrypting it as 8 bits would lose its lower byte. Convert it to "
+                "8 bits per channel first (e.g. `magick in.png -depth 8 out.png`)."
+            )
     try:
-        image = tf.io.decode_image(data, channels=0, dtype=tf.uint8, expand_animations=False)
+        image = tf.io.decode_image(data, channels=0, dtype=tf.uint8, expand_animations=True)
     except (tf.errors.InvalidArgumentError, ValueError):
         raise ImageFileError(f"{path}: not a readable PNG, JPEG, BMP or GIF image.") from None
+    except (tf.errors.ResourceExhaustedError, MemoryError):
+        raise ImageFileError(f"{path}: not enough memory to decode it; scale it down or cut it into tiles.") from None
+    if image.shape.rank == 4:  # GIF
+        if image.shape[0] != 1:
+            raise ImageFileError(
+                f"{path}: an animated GIF of {image.shape[0]} frames; only its first frame would be encrypted. "
+                "Extract the frames as PNG files and encrypt those."
+            )
+        image = image[0]
     return image.numpy()
+
+
+def image_header(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, bits per channel) from a PNG, GIF, BMP or JPEG header; None if not recognised."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 26 and data[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", data[16:24])
+        return width, height, data[24]
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        width, height = struct.unpack("<HH", data[6:10])
+        return width, height, 8
+    if data[:2] == b"BM" and len(data) >= 26:
+        width, height = struct.unpack("<ii", data[18:26])
+        return abs(width), abs(height), 8
+    if data[:2] == b"\xff\xd8":
+        return _jpeg_size(data)
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int, int] | None:
+    """Walk the JPEG markers to the first start-of-frame."""
+    position = 2
+    while position + 9 < len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            position += 2
+            continue
+        length = struct.unpack(">H", data[position + 2 : position + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            precision, height, width = data[position + 4], *struct.unpack(">HH", data[position + 5 : position + 9])
+            return width, height, precision
+        position += 2 + length
+    return None
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray, *, overwrite: bool = False) -> Path:
@@ -80,14 +153,16 @@ def transform_path(
     padding: str = "error",
     overwrite: bool = False,
     progress: bool = False,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> FileReport:
     """Encrypt or decrypt an image file, or every image of a folder tree, into PNG files.
 
     A file goes to `destination` (a .png path, or an existing folder). A folder
     tree is mirrored under the `destination` folder with its sub-folders (class
     folders) kept and every file renamed to .png. Files that fail (unreadable,
-    wrong channel count or size) are listed in the report with the reason; the
-    others are still written.
+    wrong channel count or size, over `max_pixels`, out of memory) are listed in
+    the report with the reason; the others are still written. Encrypting with a
+    `plain` key warns (`UserWarning`): it hides nothing.
 
     Raises:
         ImageFileError: for a problem with the paths themselves (missing source,
@@ -96,6 +171,9 @@ def transform_path(
     scheme = key if isinstance(key, Scheme) else get_scheme(key)
     if direction not in ("encrypt", "decrypt"):
         raise ValueError(f"direction must be 'encrypt' or 'decrypt', not {direction!r}.")
+    if direction == "encrypt" and scheme.name == "plain":
+        warnings.warn("The key is a 'plain' key: the output is the input, unencrypted; it hides nothing.",
+                      UserWarning, stacklevel=2)
     source, destination = Path(source), Path(destination)
     if not source.exists():
         raise ImageFileError(f"{source} does not exist.")
@@ -113,19 +191,23 @@ def transform_path(
         bar = keras.utils.Progbar(len(pairs), unit_name="image")
     for count, (input_path, output_path) in enumerate(pairs, 1):
         try:
-            _transform_file(scheme, direction, input_path, output_path, padding, overwrite)
+            _transform_file(scheme, direction, input_path, output_path, padding, overwrite, max_pixels)
             report.written.append(output_path)
         except (KerasLieError, FileExistsError, OSError) as error:
             report.failures.append((input_path, str(error)))
+        except (tf.errors.ResourceExhaustedError, MemoryError):
+            report.failures.append((input_path, f"{input_path}: not enough memory; scale it down or cut it into tiles."))
+        except tf.errors.OpError as error:
+            report.failures.append((input_path, f"{input_path}: {error.message.splitlines()[0]}"))
         if bar is not None:
             bar.update(count)
     return report
 
 
-def _transform_file(scheme, direction, input_path, output_path, padding, overwrite):
+def _transform_file(scheme, direction, input_path, output_path, padding, overwrite, max_pixels):
     if output_path.exists() and output_path.resolve() == input_path.resolve():
         raise ImageFileError(f"{output_path}: output would overwrite its input; choose another path.")
-    image = read_image(input_path)
+    image = read_image(input_path, max_pixels=max_pixels)
     if image.shape[-1] != scheme.channels:
         raise ImageFileError(
             f"{input_path}: has {image.shape[-1]} channels but the key is for {scheme.channels}; "

@@ -332,7 +332,7 @@ def _anneal(pairs, d: int, rng: np.random.Generator, steps: int) -> np.ndarray:
     return best
 
 
-def _balanced_clusters(distance: np.ndarray, k: int, rng: np.random.Generator, restarts: int = 5) -> np.ndarray:
+def _balanced_clusters(distance: np.ndarray, k: int, rng: np.random.Generator, restarts: int = 20) -> np.ndarray:
     """Split the items into k equal groups with a small sum of within-group distances (swap descent)."""
     n = len(distance)
     best = None
