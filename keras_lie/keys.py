@@ -459,12 +459,13 @@ def _read_regular_file(path: Path, limit: int, what: str) -> bytes:
         raise KeyFileError(f"{path} is a folder, not a {what}.") from None
     except OSError as error:
         raise KeyFileError(f"Cannot read {what} {path}: {error.strerror}.") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
         if stat.S_ISDIR(info.st_mode):
             raise KeyFileError(f"{path} is a folder, not a {what}.")
-        if not stat.S_ISREG(info.st_mode):
-            raise KeyFileError(f"{path} is not a regular file (a pipe, socket or device); give the {what} itself.")
+        raise KeyFileError(f"{path} is not a regular file (a pipe, socket or device); give the {what} itself.")
+    with os.fdopen(fd, "rb") as handle:
         if info.st_size > limit:
             raise KeyFileError(
                 f"{path} is {info.st_size:,} bytes, more than any {what} ({limit:,}); it is not a {what}."
