@@ -244,3 +244,19 @@ def test_scheme_inside_a_saved_model(tmp_path, rng):
     restored = tf.saved_model.load(str(tmp_path / "encryptor"))
     x = random_images(rng, (2, 16, 8, 3))
     assert np.array_equal(restored.encrypt(tf.constant(x)).numpy(), scheme.encrypt(x))
+
+
+def test_repeated_calls_and_new_batch_sizes_do_not_retrace():
+    from keras_lie.keys import generate_key
+    from keras_lie.schemes import get_scheme
+
+    key = generate_key("learnable")
+    scheme = get_scheme(key)
+    assert get_scheme(key) is scheme  # memoised per key material
+    before = scheme.trace_count
+    for batch in (1, 7, 32, 7, 1, 100):
+        keras_lie.encrypt(np.zeros((batch, 32, 32, 3), np.uint8), key)
+    assert scheme.trace_count - before == 1  # one trace for every batch size
+    keras_lie.decrypt(np.zeros((3, 32, 32, 3), np.uint8), key)
+    keras_lie.encrypt(np.zeros((3, 16, 16, 3), np.uint8), key)
+    assert scheme.trace_count - before == 3  # one more per direction and image size only

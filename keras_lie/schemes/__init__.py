@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import os
+import threading
 
 from keras_lie.keys import Key, load_key
 from keras_lie.schemes.base import PADDING_MODES, Scheme
@@ -16,11 +18,29 @@ SCHEMES: dict[str, type[Scheme]] = {
 }
 
 
+_CACHE_SIZE = 16
+_cache: collections.OrderedDict = collections.OrderedDict()
+_cache_lock = threading.Lock()
+
+
 def get_scheme(key: Key | str | os.PathLike, *, jit_compile: bool = True) -> Scheme:
-    """The scheme a key belongs to, bound to that key (a `Key` or a key file path)."""
+    """The scheme a key belongs to, bound to that key (a `Key` or a key file path).
+
+    Memoised per key material and options (the last 16), so repeated calls, and
+    `encrypt`/`decrypt` below, reuse one scheme with its traced and compiled
+    functions instead of compiling anew every call.
+    """
     if not isinstance(key, Key):
         key = load_key(key)
-    return SCHEMES[key.scheme](key, jit_compile=jit_compile)
+    cache_key = (key.scheme, key._material_digest(), bool(jit_compile))
+    with _cache_lock:
+        scheme = _cache.get(cache_key)
+        if scheme is None:
+            scheme = _cache[cache_key] = SCHEMES[key.scheme](key, jit_compile=jit_compile)
+            if len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+        _cache.move_to_end(cache_key)
+    return scheme
 
 
 def encrypt(images, key: Key | str | os.PathLike, *, padding: str = "error"):

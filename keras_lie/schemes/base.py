@@ -46,8 +46,9 @@ class Scheme:
             )
         self.key = key
         self.jit_compile = bool(jit_compile)
-        self._compiled: dict[str, tf.types.experimental.GenericFunction] = {}
+        self._compiled: collections.OrderedDict = collections.OrderedDict()
         self._plans: collections.OrderedDict = collections.OrderedDict()
+        self.trace_count = 0  # Python traces of the compiled transforms (each costs a compile)
 
     @property
     def block_size(self) -> int:
@@ -118,14 +119,27 @@ class Scheme:
         self._plans.move_to_end(cache_key)
         return self._plans[cache_key]
 
-    def _compiled_transform(self, direction: Direction):
-        if direction not in self._compiled:
-            self._compiled[direction] = tf.function(
-                lambda images: self.transform_uint8(images, direction),
-                jit_compile=True,
-                autograph=False,
+    def _compiled_transform(self, direction: Direction, height: int, width: int):
+        """One XLA function per direction and image size, traced once for any batch size.
+
+        The batch axis is free in the signature, so new batch sizes reuse the trace
+        (XLA still specialises its compiled kernel per concrete shape, cheaply).
+        """
+        cache_key = (direction, height, width)
+        if cache_key not in self._compiled:
+
+            def transform(images):
+                self.trace_count += 1
+                return self.transform_uint8(images, direction)
+
+            signature = [tf.TensorSpec([None, height, width, self.channels], tf.uint8)]
+            self._compiled[cache_key] = tf.function(
+                transform, input_signature=signature, jit_compile=True, autograph=False
             )
-        return self._compiled[direction]
+            if len(self._compiled) > 2 * _PLAN_CACHE_SIZE:
+                self._compiled.popitem(last=False)
+        self._compiled.move_to_end(cache_key)
+        return self._compiled[cache_key]
 
     def _transform(self, images, direction: Direction, padding: Padding):
         if padding not in PADDING_MODES:
@@ -150,7 +164,7 @@ class Scheme:
         images = self._pad_or_check(images, padding)
         images = _to_uint8(images)
         if tf.executing_eagerly() and self.jit_compile:
-            result = self._compiled_transform(direction)(images)
+            result = self._compiled_transform(direction, images.shape[1], images.shape[2])(images)
         else:
             result = self.transform_uint8(images, direction)
         if dtype != tf.uint8:
