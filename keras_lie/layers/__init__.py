@@ -1,5 +1,6 @@
 """Keras layers of keras-lie."""
 
+from keras_lie.layers.base_cipher_layer import register_key
 from keras_lie.layers.block_stem import BlockStem, split_nibbles
 from keras_lie.layers.channel_padding import ChannelPadding
 from keras_lie.layers.decrypt import Decrypt
@@ -20,5 +21,6 @@ __all__ = [
     "ReplicatePadding2D",
     "ShakeDrop",
     "StochasticDepth",
+    "register_key",
     "split_nibbles",
 ]
