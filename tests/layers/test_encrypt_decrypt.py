@@ -77,10 +77,11 @@ def test_loading_refuses_a_replaced_key_file(key_path, tmp_path):
         keras.models.load_model(model_path)
 
 
-def test_get_config_needs_a_stored_key():
-    layer = Encrypt(LearnableKey.generate(seed=1))
-    with pytest.raises(ValueError, match="save the key first"):
-        layer.get_config()
+def test_get_config_of_an_in_memory_key_holds_only_the_fingerprint():
+    key = LearnableKey.generate(seed=1)
+    config = Encrypt(key).get_config()
+    assert config["key"] is None and config["key_fingerprint"] == key.fingerprint
+    assert "permutation" not in str(config)
 
 
 def test_from_config_round_trip(key_path):
