@@ -6,20 +6,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_lie.blocks import split_nibbles
+
 INPUT_MODES = ("bytes", "nibbles")
 NORMALIZATIONS = ("batch", "layer", None)
-
-
-def split_nibbles(images):
-    """Split byte values (0..255) into nibbles: lower 4 bits of every channel, then upper.
-
-    Input shape: `(..., C)`. Output shape: `(..., 2C)`, float32 values in 0..15, with
-    channel `c` the lower and channel `C + c` the upper nibble of input channel `c`
-    (the order of the encryption's nibble vector).
-    """
-    x = ops.cast(images, "float32")
-    upper = ops.floor(x / 16.0)
-    return ops.concatenate([x - 16.0 * upper, upper], axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="keras_lie")

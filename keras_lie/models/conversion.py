@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from keras_lie.blocks import offset_coordinates
 from keras_lie.errors import KeyMismatchError
 from keras_lie.keys import Key, PlainKey
 from keras_lie.models.classifier import encryption_info, find_block_stem
@@ -120,6 +121,6 @@ def block_kernel_rows(kernel, block_size, channels, mode):
     d = block_size * block_size * channels
     i = np.arange(2 * d if mode == "nibbles" else d)
     byte, half = i % d, i // d
-    row, col, chan = byte // (block_size * channels), (byte // channels) % block_size, byte % channels
+    row, col, chan = offset_coordinates(byte, block_size, channels)
     in_channels = kernel.shape[2]
     return (row * block_size + col) * in_channels + half * channels + chan

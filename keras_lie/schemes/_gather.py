@@ -14,6 +14,8 @@ import dataclasses
 
 import tensorflow as tf
 
+from keras_lie.blocks import offset_coordinates
+
 
 @dataclasses.dataclass(frozen=True)
 class BytePlan:
@@ -71,7 +73,5 @@ def block_positions(height, width, channels: int, block_size: int):
 def block_offset_to_image_delta(block_offsets, width, channels: int, block_size: int):
     """Flat image distance from a block's first byte to the byte at `block_offsets`."""
     block_offsets = tf.convert_to_tensor(block_offsets, dtype=tf.int32)
-    row = block_offsets // (block_size * channels)
-    col = (block_offsets // channels) % block_size
-    chan = block_offsets % channels
+    row, col, chan = offset_coordinates(block_offsets, block_size, channels)
     return (row * width + col) * channels + chan

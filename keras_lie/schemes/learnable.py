@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from keras_lie.blocks import reversal_parity
 from keras_lie.keys import LearnableKey
 from keras_lie.schemes._gather import NibblePlan, block_offset_to_image_delta, block_positions
 from keras_lie.schemes.base import Scheme
@@ -46,8 +47,7 @@ class LearnableScheme(Scheme):
         """For each output nibble i of a block: the input nibble it comes from, and its XOR."""
         permutation = self.key.permutation
         source = permutation if direction == "encrypt" else np.argsort(permutation)
-        mask = self.key.reversal_mask.astype(np.int64)
-        return source, 15 * (mask[source] ^ mask)
+        return source, 15 * reversal_parity(source, self.key.reversal_mask)
 
     def plan(self, height, width, direction):
         d = self.block_size * self.block_size * self.channels

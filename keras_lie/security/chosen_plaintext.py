@@ -29,6 +29,7 @@ from typing import Callable
 
 import numpy as np
 
+from keras_lie.blocks import reversal_parity
 from keras_lie.errors import KerasLieError
 from keras_lie.keys import BlockShuffleKey, Key, LearnableKey
 
@@ -108,8 +109,7 @@ def recover_key_chosen_plaintext(encrypt: Callable[[np.ndarray], np.ndarray], sc
             digits = np.where(reversed_, 15 - nibbles, nibbles)
             source = sum(digits[b] * 16**b for b in range(count))
             key = LearnableKey(m, c, source)
-            expected = key.reversal_mask[source] ^ key.reversal_mask
-            if not np.array_equal(expected, reversed_):
+            if not np.array_equal(reversal_parity(source, key.reversal_mask), reversed_):
                 raise KerasLieError("the observed reversals do not fit the scheme")
         else:
             source = sum(blocks[b] * 256**b for b in range(count))

@@ -35,8 +35,8 @@ import dataclasses
 
 import numpy as np
 
-from keras_lie.security.blocks import block_means, gray, nibble_vectors
-from keras_lie.security.metrics import adjacent_correlation, ssim
+from keras_lie.blocks import block_means, block_vectors, estimate_upper_nibbles, nibbles
+from keras_lie.security.metrics import adjacent_correlation, gray, ssim
 from keras_lie.security.reconstruction import reconstruct_from_ciphertexts
 
 
@@ -50,18 +50,7 @@ class NibbleModel:
 
 def estimate_nibble_model(encrypted, block_size: int) -> NibbleModel:
     """Estimate upper-nibble positions and reversal parities from encrypted images only."""
-    e = nibble_vectors(encrypted, block_size).astype(np.float64)
-    d = e.shape[1] // 2
-    e = e - e.mean(axis=0)
-    std = e.std(axis=0)
-    std[std == 0] = 1
-    correlation = (e / std).T @ (e / std) / len(e)
-    np.fill_diagonal(correlation, 0)
-    score = np.abs(correlation).mean(axis=1)
-    upper = np.sort(np.argsort(score)[-d:])
-    sub = correlation[np.ix_(upper, upper)]
-    _, vectors = np.linalg.eigh(sub)
-    parity = np.where(vectors[:, -1] >= 0, 1.0, -1.0)
+    upper, parity = estimate_upper_nibbles(encrypted, block_size, use_neighbours=False)
     return NibbleModel(upper, parity)
 
 
@@ -69,7 +58,7 @@ def reconstruct_learnable(encrypted, model: NibbleModel, block_size: int) -> np.
     """Block-brightness reconstruction (N, H, W) in 0..255 from a `NibbleModel`."""
     encrypted = np.asarray(encrypted)
     n, h, w, _ = encrypted.shape
-    e = nibble_vectors(encrypted, block_size).astype(np.float64)[:, model.upper_positions]
+    e = nibbles(block_vectors(encrypted, block_size)).astype(np.float64)[:, model.upper_positions]
     brightness = np.where(model.parity > 0, e, 15 - e).mean(axis=1) * 17
     return _upsample(brightness.reshape(n, h // block_size, w // block_size), block_size)
 

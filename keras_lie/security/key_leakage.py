@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from keras_lie.blocks import reversal_parity
 from keras_lie.keys import LearnableKey
 from keras_lie.models import find_block_stem
 from keras_lie.models.conversion import block_kernel_rows
@@ -23,9 +24,7 @@ from keras_lie.security.ciphertext_only import NibbleModel
 def true_nibble_structure(key: LearnableKey) -> tuple[np.ndarray, np.ndarray]:
     """For each encrypted nibble position: from an upper nibble?, and its reversal parity (+1/-1)."""
     k = key.permutation
-    d = len(k) // 2
-    mask = key.reversal_mask
-    return k >= d, np.where(mask[k] ^ mask, -1.0, 1.0)
+    return k >= len(k) // 2, np.where(reversal_parity(k, key.reversal_mask), -1.0, 1.0)
 
 
 def auc(scores: np.ndarray, truth: np.ndarray) -> float:

@@ -17,7 +17,7 @@ import dataclasses
 import numpy as np
 
 from keras_lie.keys import BlockShuffleKey, LearnableKey
-from keras_lie.security.blocks import block_vectors, nibble_vectors
+from keras_lie.blocks import block_vectors, nibble_vectors
 
 
 @dataclasses.dataclass

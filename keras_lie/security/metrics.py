@@ -64,6 +64,11 @@ def npcr_uaci(first, second) -> tuple[float, float]:
     return npcr, uaci
 
 
+def gray(images) -> np.ndarray:
+    """Mean over channels, float (N, H, W)."""
+    return np.asarray(images, dtype=np.float64).mean(axis=-1)
+
+
 def _float(images) -> np.ndarray:
     x = np.asarray(images, dtype=np.float64)
     return x[None] if x.ndim == 3 else x

@@ -42,6 +42,7 @@ import dataclasses
 
 import numpy as np
 
+from keras_lie.blocks import block_grid, estimate_upper_nibbles, from_block_grid, nibbles
 from keras_lie.errors import ImageShapeError, KerasLieError
 
 RECONSTRUCTABLE_SCHEMES = ("learnable", "block_shuffle", "plain")
@@ -123,10 +124,10 @@ def reconstruct_from_ciphertexts(encrypted_images, scheme: str, block_size: int,
         images = x.astype(np.float64)
         return Reconstruction(images, images, (), 256, np.arange(m * m * c), np.ones(m * m * c))
     d = m * m * c
-    grid = block_grid(x, m)  # (N, H/M, W/M, d) bytes
+    grid = block_grid(x, m).astype(np.int16)  # (N, H/M, W/M, d) bytes
     if scheme == "learnable":
-        symbols = np.concatenate([grid & 15, grid >> 4], axis=-1).astype(np.float32)
-        upper, parity = _upper_nibbles(symbols, d)
+        symbols = nibbles(grid).astype(np.float32)
+        upper, parity = estimate_upper_nibbles(x, m)
         values = symbols[..., upper]
         values = np.where(parity > 0, values, 15 - values)
         to_bytes, levels = (lambda v: 16 * v + 8), 16
@@ -139,21 +140,11 @@ def reconstruct_from_ciphertexts(encrypted_images, scheme: str, block_size: int,
     rng = np.random.default_rng(seed)
     placement = place_symbols(values, m, c, rng)  # placement[slot] = index into values' last axis
     blocks = values[..., placement]
-    bh, bw = grid.shape[1:3]
-    picture = blocks.reshape(n, bh, bw, m, m, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, bh * m, bw * m, c)
+    picture = from_block_grid(blocks, m, c)
     images, inverted = _full_size(to_bytes(picture), h, w), _full_size(to_bytes(levels - 1 - picture), h, w)
     if scheme == "block_shuffle":
         inverted = images
     return Reconstruction(images, inverted, ambiguities, levels, upper[placement], parity[placement])
-
-
-def block_grid(images: np.ndarray, block_size: int) -> np.ndarray:
-    """(N, H, W, C) -> (N, H/M, W/M, M*M*C): every whole block flattened in (row, column, channel) order."""
-    n, h, w, c = images.shape
-    m = block_size
-    bh, bw = h // m, w // m
-    x = images[:, : bh * m, : bw * m].reshape(n, bh, m, bw, m, c)
-    return x.transpose(0, 1, 3, 2, 4, 5).reshape(n, bh, bw, m * m * c).astype(np.int16)
 
 
 def place_symbols(values: np.ndarray, block_size: int, channels: int, rng: np.random.Generator) -> np.ndarray:
@@ -201,34 +192,6 @@ def place_symbols(values: np.ndarray, block_size: int, channels: int, rng: np.ra
 
 
 # -- statistics -------------------------------------------------------------------------
-
-
-def _correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a - a.mean(axis=0)
-    b = b - b.mean(axis=0)
-    sa, sb = a.std(axis=0), b.std(axis=0)
-    sa[sa == 0] = 1
-    sb[sb == 0] = 1
-    return (a / sa).T @ (b / sb) / max(1, len(a))
-
-
-def _upper_nibbles(symbols: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """The d encrypted nibble positions judged to come from upper nibbles, and their parities."""
-    two_d = symbols.shape[-1]
-    flat = symbols.reshape(-1, two_d).astype(np.float64)
-    score = np.zeros(two_d)
-    if symbols.shape[2] > 1:  # a symbol against itself one block to the right
-        score += np.diag(_correlation(symbols[:, :, :-1].reshape(-1, two_d), symbols[:, :, 1:].reshape(-1, two_d)))
-    if symbols.shape[1] > 1:  # ... and one block below
-        score += np.diag(_correlation(symbols[:, :-1].reshape(-1, two_d), symbols[:, 1:].reshape(-1, two_d)))
-    within = _correlation(flat, flat)
-    np.fill_diagonal(within, 0)
-    score += np.abs(within).mean(axis=1)
-    upper = np.sort(np.argsort(score, kind="stable")[-d:])
-    _, vectors = np.linalg.eigh(within[np.ix_(upper, upper)])
-    parity = np.where(vectors[:, -1] >= 0, 1.0, -1.0)
-    return upper, parity
-
 
 def _mean_abs_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """[i, j] = mean over rows of |a[:, i] - b[:, j]|, in chunks of rows."""

@@ -1,0 +1,65 @@
+"""The package's declared layering, checked from the imports of every module.
+
+errors/version <- _files, blocks <- keys <- schemes <- layers, data, files <- models
+<- training <- experiments, security <- cli: a module imports only from its own
+component or from components below it (function-level imports included), so the
+tree shows the architecture and nothing imports upwards.
+"""
+
+import ast
+from pathlib import Path
+
+import keras_lie
+
+LEVELS = {
+    "errors": 0, "version": 0,
+    "_files": 1, "blocks": 1,
+    "keys": 2,
+    "schemes": 3,
+    "layers": 4, "data": 4, "files": 4,
+    "models": 5,
+    "training": 6,
+    "experiments": 7, "security": 7,
+    "cli": 8,
+}
+PACKAGE = Path(keras_lie.__file__).parent
+
+
+def component(module_path: Path) -> str:
+    return module_path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+def imported_components(source: str):
+    for node in ast.walk(ast.parse(source)):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+            if node.module == "keras_lie":
+                names = [f"keras_lie.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "keras_lie" and len(parts) > 1:
+                yield parts[1], node.lineno
+
+
+def test_every_component_has_a_level():
+    components = {component(p) for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent != PACKAGE}
+    assert components <= set(LEVELS), components - set(LEVELS)
+
+
+def test_no_module_imports_upwards():
+    violations = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path == PACKAGE / "__init__.py":
+            continue  # the public facade re-exports from every component
+        own = component(path)
+        for other, line in imported_components(path.read_text()):
+            if other != own and LEVELS.get(other, 99) >= LEVELS[own]:
+                violations.append(f"{path.relative_to(PACKAGE.parent)}:{line} ({own}) imports {other}")
+    assert not violations, "\n".join(violations)
+
+
+def test_the_check_finds_an_upward_import():
+    assert list(imported_components("def f():\n    from keras_lie.security import attack\n")) == [("security", 2)]
