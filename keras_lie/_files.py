@@ -8,6 +8,9 @@ from pathlib import Path
 
 from keras_lie.errors import KerasLieError
 
+# The image files keras-lie reads (folders, zips, `encrypt`/`decrypt`); it writes PNG only.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
 
 def atomic_write_bytes(
     path: str | os.PathLike, data: bytes, *, mode: int = 0o666, overwrite: bool = False

@@ -68,6 +68,26 @@ def split_nibbles(images):
     return ops.concatenate([x - 16.0 * upper, upper], axis=-1)
 
 
+def space_to_depth(images, block_size: int):
+    """(N, H, W, C) -> (N, H/M, W/M, M*M*C) with Keras ops, in (row, column, channel) order within a block."""
+    m = block_size
+    shape = ops.shape(images)
+    channels = images.shape[-1]
+    x = ops.reshape(images, (-1, shape[1] // m, m, shape[2] // m, m, channels))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (-1, shape[1] // m, shape[2] // m, m * m * channels))
+
+
+def depth_to_space(images, block_size: int):
+    """The inverse of `space_to_depth`: (N, H, W, M*M*C) -> (N, H*M, W*M, C)."""
+    m = block_size
+    shape = ops.shape(images)
+    channels = images.shape[-1] // (m * m)
+    x = ops.reshape(images, (-1, shape[1], shape[2], m, m, channels))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (-1, shape[1] * m, shape[2] * m, channels))
+
+
 def reversal_parity(source: np.ndarray, reversal_mask: np.ndarray) -> np.ndarray:
     """For each output nibble i taken from nibble `source[i]`: 1 where it ends up reversed, else 0.
 

@@ -28,3 +28,11 @@ class ImageValueError(KerasLieError, ValueError):
 
 class ImageFileError(KerasLieError, ValueError):
     """An image file cannot be read, has the wrong mode or size, or cannot be written as asked."""
+
+
+class DatasetUnavailableError(KerasLieError):
+    """A dataset cannot be found, read or downloaded."""
+
+
+class TrainingDivergedError(KerasLieError):
+    """The loss became NaN or infinite."""

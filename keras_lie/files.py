@@ -17,12 +17,11 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_lie._files import atomic_write_bytes
+from keras_lie._files import IMAGE_SUFFIXES, atomic_write_bytes
 from keras_lie.errors import ImageFileError, KerasLieError
 from keras_lie.keys import Key
 from keras_lie.schemes import Scheme, get_scheme
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 LOSSY_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".heic", ".avif")
 # Generous for photos (a 50-megapixel camera); decoding needs about 100 bytes per pixel.
 DEFAULT_MAX_PIXELS = 50_000_000

@@ -20,13 +20,10 @@ import keras
 import tensorflow as tf
 
 from keras_lie._files import atomic_write_bytes
-from keras_lie.errors import KerasLieError
+from keras_lie.errors import TrainingDivergedError
+from keras_lie.models import walk_layers
 
 SCHEDULES = ("cosine", "step", "constant")
-
-
-class TrainingDivergedError(KerasLieError):
-    """The loss became NaN or infinite."""
 
 
 def learning_rate_schedule(base: float, epochs: int, schedule: str = "cosine") -> Callable[[int], float]:
@@ -133,7 +130,7 @@ def train(
                 )
         callbacks = [
             keras.callbacks.LearningRateScheduler(learning_rate_schedule(learning_rate, epochs, schedule)),
-            _StopOnNaN(),
+            keras.callbacks.TerminateOnNaN(),
         ]
         if output is not None:
             callbacks += [
@@ -218,9 +215,7 @@ def recalibrate_batch_norm(model: keras.Model, dataset: tf.data.Dataset, *, step
     >>> recalibrate_batch_norm(model, train_data, steps=100)
     32
     """
-    # `_flatten_layers` also reaches layers held as attributes (BlockStem's sublayers).
-    layers = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
-              if isinstance(layer, keras.layers.BatchNormalization)]
+    layers = [layer for layer in walk_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
     if not layers:
         return 0
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
@@ -269,13 +264,6 @@ def _full_history(history: dict, output: Path | None, initial_epoch: int) -> dic
                         earlier.setdefault(name, []).append(float(value))
     names = dict.fromkeys([*earlier, *history])
     return {name: earlier.get(name, []) + [float(v) for v in history.get(name, [])] for name in names}
-
-
-class _StopOnNaN(keras.callbacks.Callback):
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.model.stop_training = True
 
 
 class _Checkpoint(keras.callbacks.Callback):

@@ -18,14 +18,10 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import tensorflow as tf
 
-from keras_lie.errors import KerasLieError
+from keras_lie._files import IMAGE_SUFFIXES
+from keras_lie.errors import DatasetUnavailableError
 
 TFDS_NAMES = ("cifar10", "cifar100")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-
-
-class DatasetUnavailableError(KerasLieError):
-    """A dataset cannot be found, read or downloaded."""
 
 
 @dataclasses.dataclass

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 from keras import ops
 
-from keras_lie.blocks import split_nibbles
+from keras_lie.blocks import depth_to_space, space_to_depth, split_nibbles
 
 INPUT_MODES = ("bytes", "nibbles")
 NORMALIZATIONS = ("batch", "layer", None)
@@ -92,12 +91,40 @@ class BlockStem(keras.layers.Layer):
         self.nin_filters = int(nin_filters) if nin_filters else self.filters
         self.output_channels = int(output_channels)
         self.activation = keras.activations.get(activation)
-        self.activation_name = activation
         self.normalization = normalization
         self.input_mode = input_mode
         self.input_normalization = bool(input_normalization)
         self.upsample = bool(upsample)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        # Sublayers are made here (as Keras' own composite layers do) and built in `build`,
+        # when the input's channel count is known.
+        self.input_norm = (
+            keras.layers.BatchNormalization(dtype=self.dtype_policy, name="input_norm")
+            if self.input_normalization else None
+        )
+        self.block_conv = keras.layers.Conv2D(
+            self.filters, self.block_size, strides=self.block_size, padding="valid", dtype=self.dtype_policy,
+            kernel_initializer=self.kernel_initializer, name="block_conv",
+        )
+        self.block_norm = self._norm("block_norm")
+        self.nin_convs = [
+            keras.layers.Conv2D(self.nin_filters, 1, dtype=self.dtype_policy, name=f"nin_conv_{i}")
+            for i in range(self.nin_depth)
+        ]
+        self.nin_norms = [self._norm(f"nin_norm_{i}") for i in range(self.nin_depth)]
+        self.expand = (
+            keras.layers.Conv2D(self.output_channels * self.block_size**2, 1, dtype=self.dtype_policy, name="expand")
+            if self.upsample else None
+        )
+        self.input_channels: int | None = None
+
+    @property
+    def sublayers(self) -> list[keras.layers.Layer]:
+        """The stem's own layers, in the order they apply (what `keras_lie.models.walk_layers` visits)."""
+        layers = [self.input_norm, self.block_conv, self.block_norm]
+        for conv, norm in zip(self.nin_convs, self.nin_norms):
+            layers += [conv, norm]
+        return [layer for layer in [*layers, self.expand] if layer is not None]
 
     def _norm(self, name):
         if self.normalization == "batch":
@@ -117,35 +144,19 @@ class BlockStem(keras.layers.Layer):
                 )
         self.input_channels = channels
         conv_in = channels * (2 if self.input_mode == "nibbles" else 1)
-        self.input_norm = None
-        if self.input_normalization:
+        if self.input_norm is not None:
             # One normalisation per block input: over the channels of the space-to-depth view.
-            self.input_norm = keras.layers.BatchNormalization(dtype=self.dtype_policy, name="input_norm")
             self.input_norm.build((None, None, None, m * m * conv_in))
-        self.block_conv = keras.layers.Conv2D(
-            self.filters, m, strides=m, padding="valid", dtype=self.dtype_policy,
-            kernel_initializer=self.kernel_initializer, name="block_conv",
-        )
         self.block_conv.build((None, None, None, conv_in))
-        self.block_norm = self._norm("block_norm")
         if self.block_norm is not None:
             self.block_norm.build((None, None, None, self.filters))
-        self.nin_convs, self.nin_norms = [], []
         width_in = self.filters
-        for i in range(self.nin_depth):
-            conv = keras.layers.Conv2D(self.nin_filters, 1, dtype=self.dtype_policy, name=f"nin_conv_{i}")
+        for conv, norm in zip(self.nin_convs, self.nin_norms):
             conv.build((None, None, None, width_in))
-            norm = self._norm(f"nin_norm_{i}")
             if norm is not None:
                 norm.build((None, None, None, self.nin_filters))
-            self.nin_convs.append(conv)
-            self.nin_norms.append(norm)
             width_in = self.nin_filters
-        self.expand = None
-        if self.upsample:
-            self.expand = keras.layers.Conv2D(
-                self.output_channels * m * m, 1, dtype=self.dtype_policy, name="expand"
-            )
+        if self.expand is not None:
             self.expand.build((None, None, None, width_in))
         self.built = True
 
@@ -157,7 +168,7 @@ class BlockStem(keras.layers.Layer):
         x = ops.cast(x, self.compute_dtype)
         if self.input_norm is not None:
             m = self.block_size
-            x = tf.nn.depth_to_space(self.input_norm(tf.nn.space_to_depth(x, m), training=training), m)
+            x = depth_to_space(self.input_norm(space_to_depth(x, m), training=training), m)
         x = self.block_conv(x)
         if self.block_norm is not None:
             x = self.block_norm(x, training=training)
@@ -169,7 +180,7 @@ class BlockStem(keras.layers.Layer):
             x = self.activation(x)
         if self.expand is None:
             return x
-        return tf.nn.depth_to_space(self.expand(x), self.block_size)
+        return depth_to_space(self.expand(x), self.block_size)
 
     def compute_output_shape(self, input_shape):
         if not self.upsample:
@@ -187,7 +198,7 @@ class BlockStem(keras.layers.Layer):
             "nin_depth": self.nin_depth,
             "nin_filters": self.nin_filters,
             "output_channels": self.output_channels,
-            "activation": self.activation_name,
+            "activation": keras.activations.serialize(self.activation),
             "normalization": self.normalization,
             "input_mode": self.input_mode,
             "input_normalization": self.input_normalization,

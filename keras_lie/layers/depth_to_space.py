@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+
+from keras_lie.blocks import depth_to_space
 
 
 @keras.saving.register_keras_serializable(package="keras_lie")
@@ -24,7 +25,7 @@ class DepthToSpace(keras.layers.Layer):
         self.block_size = int(block_size)
 
     def call(self, inputs):
-        return tf.nn.depth_to_space(inputs, self.block_size)
+        return depth_to_space(inputs, self.block_size)
 
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape

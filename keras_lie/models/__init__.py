@@ -6,6 +6,7 @@ from keras_lie.models.classifier import (
     encryption_info,
     find_block_stem,
     predict,
+    walk_layers,
 )
 from keras_lie.models.convmixer import convmixer
 from keras_lie.models.conversion import block_input_map, convert_key, from_plain
@@ -30,4 +31,5 @@ __all__ = [
     "pyramidnet",
     "read_export_metadata",
     "tanaka_network",
+    "walk_layers",
 ]

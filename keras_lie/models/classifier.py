@@ -84,7 +84,7 @@ def build_classifier(
 
 def encryption_info(model: keras.Model) -> EncryptionInfo | None:
     """The model's `EncryptionInfo` layer (scheme, key fingerprint), or None."""
-    for layer in _walk(model):
+    for layer in walk_layers(model):
         if isinstance(layer, EncryptionInfo):
             return layer
     return None
@@ -92,7 +92,7 @@ def encryption_info(model: keras.Model) -> EncryptionInfo | None:
 
 def find_block_stem(model: keras.Model) -> BlockStem:
     """The model's single `BlockStem` layer."""
-    stems = [layer for layer in _walk(model) if isinstance(layer, BlockStem)]
+    stems = [layer for layer in walk_layers(model) if isinstance(layer, BlockStem)]
     if len(stems) != 1:
         raise ValueError(f"The model has {len(stems)} BlockStem layers; exactly one is needed.")
     return stems[0]
@@ -143,8 +143,14 @@ def _describe_key(key):
     return key.scheme, key.fingerprint, block_size, key.channels
 
 
-def _walk(model):
-    for layer in model.layers:
+def walk_layers(model: keras.Model):
+    """Every layer inside `model`, depth first: nested models' layers and composite layers' `sublayers`.
+
+    The one walker keras-lie uses (finding the stem, the encryption info, every
+    BatchNormalization to recalibrate, cipher layers before export). Composite
+    layers (`BlockStem`) list their own layers in a public `sublayers` property.
+    """
+    children = model.layers if isinstance(model, keras.Model) else getattr(model, "sublayers", ())
+    for layer in children:
         yield layer
-        if isinstance(layer, keras.Model):
-            yield from _walk(layer)
+        yield from walk_layers(layer)

@@ -14,7 +14,7 @@ import tensorflow as tf
 from keras_lie.errors import KerasLieError
 from keras_lie.keys import Key, load_key
 from keras_lie.layers.base_cipher_layer import BaseCipherLayer
-from keras_lie.models.classifier import encryption_info
+from keras_lie.models.classifier import encryption_info, walk_layers
 from keras_lie.schemes import get_scheme
 from keras_lie.version import __version__
 
@@ -40,7 +40,7 @@ def export(model: keras.Model, path: str | os.PathLike, *, overwrite: bool = Fal
             handed out; export the camera side with `export_encryptor` (a file as
             secret as the key) and the classifier without the cipher layer.
     """
-    cipher_layers = [layer.name for layer in _all_layers(model) if isinstance(layer, BaseCipherLayer)]
+    cipher_layers = [layer.name for layer in walk_layers(model) if isinstance(layer, BaseCipherLayer)]
     if cipher_layers:
         raise KerasLieError(
             f"The model contains the cipher layer(s) {', '.join(cipher_layers)}, whose exported graph would give "
@@ -103,14 +103,6 @@ def export_encryptor(key: Key | str | os.PathLike, path: str | os.PathLike, *, o
          "key_fingerprint": key.fingerprint, "secret": True}
     )
     return _save_atomically(module, path, {"serving_default": encrypt}, text, overwrite, secret=True)
-
-
-def _all_layers(model: keras.Model):
-    """Every layer, nested models included."""
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
 
 
 def _output_activation(model: keras.Model):

@@ -1,7 +1,7 @@
 """Security evaluation: visual metrics, attacks and key space, in a report a data holder can read."""
 
 from keras_lie.security.chosen_plaintext import probe_images, recover_key_chosen_plaintext
-from keras_lie.security.ciphertext_only import attack, estimate_nibble_model, jigsaw_check
+from keras_lie.security.ciphertext_only import attack, estimate_nibble_model
 from keras_lie.security.key_leakage import kernel_leakage
 from keras_lie.security.keyspace import brute_force_log10_years, key_space_bits
 from keras_lie.security.known_plaintext import blocks_needed_per_image, pairs_needed, recover_key
@@ -21,7 +21,6 @@ __all__ = [
     "estimate_nibble_model",
     "evaluate_scheme",
     "histogram_entropy",
-    "jigsaw_check",
     "kernel_leakage",
     "key_space_bits",
     "npcr_uaci",

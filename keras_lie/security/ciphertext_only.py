@@ -21,7 +21,7 @@ correlate, so statistics over many encrypted blocks expose structure:
   parities, and placing them within the block (see `reconstruction`) gives a
   16-level image at full resolution, up to one global inversion;
 - combined cat map: a whole-image permutation; block statistics and adjacency
-  carry nothing (the jigsaw-style check below measures that it resists).
+  carry nothing (`metrics.adjacent_correlation` measures that it resists).
 
 Reconstructions are measured with SSIM against the plain images' grey levels.
 The global inversion of the proposed scheme's reconstruction is resolved in
@@ -36,7 +36,7 @@ import dataclasses
 import numpy as np
 
 from keras_lie.blocks import block_means, block_vectors, estimate_upper_nibbles, nibbles
-from keras_lie.security.metrics import adjacent_correlation, gray, ssim
+from keras_lie.security.metrics import gray, ssim
 from keras_lie.security.reconstruction import reconstruct_from_ciphertexts
 
 
@@ -107,15 +107,6 @@ def attack(encrypted, plain, scheme: str, block_size: int, attack_images: int | 
         "ambiguities": ambiguities,
         "reconstruction": reconstruction,
     }
-
-
-def jigsaw_check(encrypted) -> dict:
-    """Adjacent-pixel correlation left in encrypted images: what a jigsaw solver would need.
-
-    Near 1 for natural images; near 0 means neighbouring pixels carry no shared
-    structure, so piecing the image back together has nothing to go on.
-    """
-    return adjacent_correlation(encrypted)
 
 
 def _pooled_psnr(plain: np.ndarray, reconstruction: np.ndarray) -> float:
