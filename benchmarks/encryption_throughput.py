@@ -58,11 +58,11 @@ def measure(images: np.ndarray, repeats: int) -> list[dict]:
         eager = get_scheme(key, jit_compile=False)
         graph = tf.function(eager.encrypt)
         xla = get_scheme(key, jit_compile=True)
-        add(name, "eager", best_seconds(lambda: eager.encrypt(tensor).numpy(), repeats))
-        add(name, "tf.function", best_seconds(lambda: graph(tensor).numpy(), repeats))
-        add(name, "xla", best_seconds(lambda: xla.encrypt(tensor).numpy(), repeats))
-        add(name, "xla, tensor in/out", best_seconds(lambda: xla.encrypt(tensor), repeats))
-        add(name, "keras_lie.encrypt", best_seconds(lambda: keras_lie.encrypt(images, key), repeats))
+        add(name, "eager", best_seconds(lambda eager=eager: eager.encrypt(tensor).numpy(), repeats))
+        add(name, "tf.function", best_seconds(lambda graph=graph: graph(tensor).numpy(), repeats))
+        add(name, "xla", best_seconds(lambda xla=xla: xla.encrypt(tensor).numpy(), repeats))
+        add(name, "xla, tensor in/out", best_seconds(lambda xla=xla: xla.encrypt(tensor), repeats))
+        add(name, "keras_lie.encrypt", best_seconds(lambda key=key: keras_lie.encrypt(images, key), repeats))
     return rows
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from keras_lie.data import load_source
 from keras_lie.security import security_report
-from keras_lie.security.report import headline
+from keras_lie.security.rendering import headline
 
 
 def main() -> None:

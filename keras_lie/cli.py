@@ -311,7 +311,7 @@ def _security(args) -> int:
     from keras_lie.data import load_source
     from keras_lie.keys import BLOCK_WISE_SCHEMES, generate_key, load_key
     from keras_lie.security import security_report
-    from keras_lie.security.report import train_leakage_model
+    from keras_lie.training import train_small_classifier
 
     source = load_source(args.data, args.split, limit=args.images, seed=args.seed or 0)
     pairs = [(image.numpy(), int(label)) for image, label in source.dataset]
@@ -332,7 +332,7 @@ def _security(args) -> int:
             if key.scheme == "learnable":
                 for mode in ("bytes", "nibbles"):
                     print(f"Training a {mode}-stem model under the M={key.block_size} key ...", flush=True)
-                    models.append(train_leakage_model(images, labels, key, mode, epochs=args.leakage_epochs))
+                    models.append(train_small_classifier(images, labels, key, mode, epochs=args.leakage_epochs))
     command = "keras-lie " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
     security_report(images, args.output, keys=keys, leakage_models=models, command=command)
     print(f"Wrote {args.output}/report.md, report.json and picture grids.")
@@ -411,7 +411,7 @@ def _transform(args) -> int:
         print(f"keras-lie: warning: {warning.message}", file=sys.stderr)
     verb = "Encrypted" if args.direction == "encrypt" else "Decrypted"
     print(f"{verb} {len(report.written)} file(s) into {args.destination}.")
-    for path, reason in report.failures:
+    for _path, reason in report.failures:
         print(f"keras-lie: failed: {reason}", file=sys.stderr)
     if report.failures:
         print(f"keras-lie: error: {len(report.failures)} file(s) failed.", file=sys.stderr)

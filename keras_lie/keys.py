@@ -164,7 +164,7 @@ class Key:
 
     # -- generation -----------------------------------------------------------------
     @classmethod
-    def generate(cls, block_size: int = 4, channels: int = 3, seed: int | None = None) -> "Key":
+    def generate(cls, block_size: int = 4, channels: int = 3, seed: int | None = None) -> Key:
         """A new key; from the OS CSPRNG, or reproducibly from `seed` (experiments only)."""
         raise NotImplementedError
 
@@ -197,7 +197,7 @@ class Key:
         return written
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Key":
+    def load(cls, path: str | os.PathLike) -> Key:
         """Load and validate a key file; the scheme must be this class's scheme."""
         key = load_key(path)
         if cls is not Key and not isinstance(key, cls):
@@ -208,7 +208,7 @@ class Key:
         return key
 
     @classmethod
-    def from_json(cls, text: str, *, source: str = "<string>") -> "Key":
+    def from_json(cls, text: str, *, source: str = "<string>") -> Key:
         if len(text) > MAX_KEY_FILE_BYTES:
             raise KeyFileError(f"{source} is larger than any key file ({MAX_KEY_FILE_BYTES:,} bytes).")
         try:
@@ -239,7 +239,7 @@ class PlainKey(Key):
         return cls(block_size, channels, created=created)
 
     @classmethod
-    def generate(cls, block_size: int = 1, channels: int = 3, seed: int | None = None) -> "PlainKey":
+    def generate(cls, block_size: int = 1, channels: int = 3, seed: int | None = None) -> PlainKey:
         return cls(block_size, channels)
 
 
@@ -314,7 +314,7 @@ class LearnableKey(_PermutationKey):
         return {"reversal_mask": [int(v) for v in self.reversal_mask]}
 
     @classmethod
-    def from_reference_pickle(cls, path: str | os.PathLike) -> "LearnableKey":
+    def from_reference_pickle(cls, path: str | os.PathLike) -> LearnableKey:
         """Import a key saved by the authors' published code.
 
         The file is a pickle of `[[M, M, C], key]`, with `key` a numpy array holding
@@ -395,7 +395,7 @@ class CatMapKey(Key):
         return cls(block_size, channels, material["secret"], created=created)
 
     @classmethod
-    def generate(cls, block_size: int = 1, channels: int = 3, seed: int | None = None) -> "CatMapKey":
+    def generate(cls, block_size: int = 1, channels: int = 3, seed: int | None = None) -> CatMapKey:
         if seed is None:
             return cls(block_size, channels, secrets.token_bytes(cls.SECRET_BYTES))
         secret = hashlib.sha256(b"keras-lie/cat_map/seed/" + str(int(seed)).encode()).digest()

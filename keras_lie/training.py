@@ -9,19 +9,23 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime
+import functools
 import json
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_lie._files import atomic_write_bytes
 from keras_lie.errors import TrainingDivergedError
-from keras_lie.models import walk_layers
+from keras_lie.keys import Key
+from keras_lie.models import build_classifier, pyramidnet, walk_layers
+from keras_lie.schemes import get_scheme
 
 SCHEDULES = ("cosine", "step", "constant")
 
@@ -230,21 +234,21 @@ def recalibrate_batch_norm(model: keras.Model, dataset: tf.data.Dataset, *, step
         for batch in dataset.take(steps) if steps is not None else dataset:
             inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
             model(inputs, training=True)
-            for total, layer in zip(sums, layers):
+            for total, layer in zip(sums, layers, strict=True):
                 total[0] = total[0] + layer.moving_mean.numpy()
                 total[1] = total[1] + layer.moving_variance.numpy()
             batches += 1
         if batches == 0:
             raise ValueError("recalibrate_batch_norm: the dataset yielded no batches; pass the training data.")
     except BaseException:
-        for layer, (_, mean, variance) in zip(layers, saved):
+        for layer, (_, mean, variance) in zip(layers, saved, strict=True):
             layer.moving_mean.assign(mean)
             layer.moving_variance.assign(variance)
         raise
     finally:
-        for layer, (momentum, _, _) in zip(layers, saved):
+        for layer, (momentum, _, _) in zip(layers, saved, strict=True):
             layer.momentum = momentum
-    for (mean_sum, variance_sum), layer in zip(sums, layers):
+    for (mean_sum, variance_sum), layer in zip(sums, layers, strict=True):
         layer.moving_mean.assign(mean_sum / batches)
         layer.moving_variance.assign(variance_sum / batches)
     return len(layers)
@@ -304,3 +308,20 @@ def _restore_or_build(model, output, resume):
     if not isinstance(model, keras.Model):
         model = model()
     return 0, model
+
+
+def train_small_classifier(images, labels, key: Key, input_mode: str, *, epochs: int = 3, seed: int = 0):
+    """A small classifier (block stem + PyramidNet-8) trained on `images` encrypted with `key`.
+
+    What `keras_lie.security.kernel_leakage` examines for key leakage.
+    """
+    keras.utils.set_random_seed(seed)
+    encrypted = get_scheme(key).encrypt(images).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices((encrypted, np.asarray(labels))).shuffle(len(images), seed=seed).batch(64)
+    builder = functools.partial(
+        build_classifier, key, num_classes=int(np.max(labels)) + 1, input_shape=images.shape[1:],
+        backbone=functools.partial(pyramidnet, depth=8, alpha=16), stem={"block_size": key.block_size},
+        stem_input_mode=input_mode,
+    )
+    model, _ = train(builder, data, epochs=epochs, learning_rate=0.05, verbose=0)
+    return model

@@ -94,7 +94,8 @@ def test_proposed_run_from_converted_initial_weights_repeats_the_plain_nibbles_r
                            batch_size=4, depth=8, alpha=4, rows=rows, backbones=("convmixer",), verbose=0)
     plain, converted = (
         json.loads((tmp_path / "convmixer" / folder / "seed3" / "results.json").read_text())
-        for folder in ("plain-nibbles-equivariant-stem", "proposed-equivariant-stem-initial-weights-converted-from-plain-uses-the-key")
+        for folder in ("plain-nibbles-equivariant-stem",
+                       "proposed-equivariant-stem-initial-weights-converted-from-plain-uses-the-key")
     )
     assert converted["metadata"]["scheme"] == "learnable" and converted["metadata"]["init_from_plain"]
     np.testing.assert_allclose(converted["history"]["loss"], plain["history"]["loss"], rtol=1e-4)

@@ -137,7 +137,7 @@ def test_train_recalibrates_batch_norm_before_the_final_accuracy_and_saves_it(tm
     expected = keras.models.clone_model(saved)
     expected.set_weights(saved.get_weights())
     recalibrate_batch_norm(expected, tiny_data(), steps=2)
-    for a, b in zip(saved.weights, expected.weights):
+    for a, b in zip(saved.weights, expected.weights, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="recalibrate_batch_norm_steps"):
         train(builder, tiny_data(), epochs=1, recalibrate_batch_norm_steps=-1)

@@ -14,7 +14,7 @@ from keras_lie.schemes import PADDING_MODES, get_scheme
 
 # Keys held only in memory, by fingerprint, for this process: what lets a layer made from
 # such a key be cloned (`keras.models.clone_model`) without its config holding the key.
-_in_memory_keys: "weakref.WeakValueDictionary[str, Key]" = weakref.WeakValueDictionary()
+_in_memory_keys: weakref.WeakValueDictionary[str, Key] = weakref.WeakValueDictionary()
 
 
 def register_key(key: Key) -> None:

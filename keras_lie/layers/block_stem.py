@@ -122,7 +122,7 @@ class BlockStem(keras.layers.Layer):
     def sublayers(self) -> list[keras.layers.Layer]:
         """The stem's own layers, in the order they apply (what `keras_lie.models.walk_layers` visits)."""
         layers = [self.input_norm, self.block_conv, self.block_norm]
-        for conv, norm in zip(self.nin_convs, self.nin_norms):
+        for conv, norm in zip(self.nin_convs, self.nin_norms, strict=True):
             layers += [conv, norm]
         return [layer for layer in [*layers, self.expand] if layer is not None]
 
@@ -151,7 +151,7 @@ class BlockStem(keras.layers.Layer):
         if self.block_norm is not None:
             self.block_norm.build((None, None, None, self.filters))
         width_in = self.filters
-        for conv, norm in zip(self.nin_convs, self.nin_norms):
+        for conv, norm in zip(self.nin_convs, self.nin_norms, strict=True):
             conv.build((None, None, None, width_in))
             if norm is not None:
                 norm.build((None, None, None, self.nin_filters))
@@ -173,7 +173,7 @@ class BlockStem(keras.layers.Layer):
         if self.block_norm is not None:
             x = self.block_norm(x, training=training)
         x = self.activation(x)
-        for conv, norm in zip(self.nin_convs, self.nin_norms):
+        for conv, norm in zip(self.nin_convs, self.nin_norms, strict=True):
             x = conv(x)
             if norm is not None:
                 x = norm(x, training=training)

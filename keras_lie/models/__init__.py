@@ -8,10 +8,10 @@ from keras_lie.models.classifier import (
     predict,
     walk_layers,
 )
-from keras_lie.models.convmixer import convmixer
 from keras_lie.models.conversion import block_input_map, convert_key, from_plain
-from keras_lie.models.initialization import initialize_stem_from_data
+from keras_lie.models.convmixer import convmixer
 from keras_lie.models.export import export, export_encryptor, read_export_metadata
+from keras_lie.models.initialization import initialize_stem_from_data
 from keras_lie.models.pyramidnet import pyramidnet
 from keras_lie.models.tanaka import tanaka_network
 

@@ -5,8 +5,8 @@ from keras_lie.security.ciphertext_only import attack, estimate_nibble_model
 from keras_lie.security.key_leakage import kernel_leakage
 from keras_lie.security.keyspace import brute_force_log10_years, key_space_bits
 from keras_lie.security.known_plaintext import blocks_needed_per_image, pairs_needed, recover_key
-from keras_lie.security.reconstruction import Reconstruction, reconstruct_from_ciphertexts
 from keras_lie.security.metrics import adjacent_correlation, histogram_entropy, npcr_uaci, psnr, ssim
+from keras_lie.security.reconstruction import Reconstruction, reconstruct_from_ciphertexts
 from keras_lie.security.report import evaluate_scheme, security_report
 
 __all__ = [

@@ -16,8 +16,8 @@ import dataclasses
 
 import numpy as np
 
-from keras_lie.keys import BlockShuffleKey, LearnableKey
 from keras_lie.blocks import block_vectors, nibble_vectors
+from keras_lie.keys import BlockShuffleKey, LearnableKey
 
 
 @dataclasses.dataclass
@@ -120,7 +120,7 @@ def blocks_needed_per_image(plain, encrypted, scheme: str, block_size: int) -> d
     """
     plain, encrypted = np.asarray(plain), np.asarray(encrypted)
     per_image: list[int | None] = []
-    for p, e in zip(plain, encrypted):
+    for p, e in zip(plain, encrypted, strict=True):
         total = len(block_vectors(p[None], block_size))
         if not recover_key(p[None], e[None], scheme, block_size).complete:
             per_image.append(None)

@@ -329,7 +329,8 @@ def _greedy_torus(right: np.ndarray, down: np.ndarray, m: int, start: int) -> np
                                grid[(empty[:, 0] - 1) % m, empty[:, 1]], grid[(empty[:, 0] + 1) % m, empty[:, 1]]], 1)
         filled = (neighbours >= 0).sum(axis=1)
         best = None
-        for (row, col), (left, rightward, up, below) in zip(empty[filled == filled.max()], neighbours[filled == filled.max()]):
+        fullest = filled == filled.max()
+        for (row, col), (left, rightward, up, below) in zip(empty[fullest], neighbours[fullest], strict=True):
             total = np.zeros(n)
             if left >= 0:
                 total += right[left, :]

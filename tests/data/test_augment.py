@@ -48,5 +48,5 @@ def test_random_augment_is_deterministic_per_seed(rng):
     x = tf.constant(random_images(rng, (16, 16, 3)))
     outs = [random_block_augment(x, tf.constant([s, 0], tf.int64), 4, 1).numpy() for s in range(8)]
     again = [random_block_augment(x, tf.constant([s, 0], tf.int64), 4, 1).numpy() for s in range(8)]
-    assert all(np.array_equal(a, b) for a, b in zip(outs, again))
+    assert all(np.array_equal(a, b) for a, b in zip(outs, again, strict=True))
     assert len({o.tobytes() for o in outs}) > 1

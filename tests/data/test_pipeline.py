@@ -18,9 +18,9 @@ def test_pipeline_encrypts_batches_and_is_deterministic(image_zip):
     assert np.array_equal(images.astype(np.uint8), get_scheme(key).encrypt(plain))
     train1 = [x.numpy() for x, _ in make_pipeline(source, key, batch_size=4, training=True, seed=9)]
     train2 = [x.numpy() for x, _ in make_pipeline(source, key, batch_size=4, training=True, seed=9)]
-    assert all(np.array_equal(a, b) for a, b in zip(train1, train2))
+    assert all(np.array_equal(a, b) for a, b in zip(train1, train2, strict=True))
     train3 = [x.numpy() for x, _ in make_pipeline(source, key, batch_size=4, training=True, seed=10)]
-    assert not all(np.array_equal(a, b) for a, b in zip(train1, train3))
+    assert not all(np.array_equal(a, b) for a, b in zip(train1, train3, strict=True))
 
 
 def test_encrypted_folder_is_not_encrypted_twice(image_tree, tmp_path):

@@ -12,7 +12,7 @@ def test_folder_and_zip_give_the_same_images(image_tree, image_zip):
     assert folder.size == archive.size == 12
     a = [(x.numpy(), int(y)) for x, y in folder.dataset]
     b = [(x.numpy(), int(y)) for x, y in archive.dataset]
-    assert all(np.array_equal(x1, x2) and y1 == y2 for (x1, y1), (x2, y2) in zip(a, b))
+    assert all(np.array_equal(x1, x2) and y1 == y2 for (x1, y1), (x2, y2) in zip(a, b, strict=True))
     assert np.array_equal(a[0][0], read_image(image_tree / "train" / "cat" / "0000.png"))
     assert folder.dataset.element_spec[0].shape == (16, 16, 3)
 

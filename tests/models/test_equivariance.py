@@ -66,7 +66,7 @@ def test_one_training_step_on_encrypted_equals_one_on_plain(backbone, stem):
         losses.append(model.train_on_batch(images.astype("float32"), y))
     assert losses[0] == pytest.approx(losses[1], rel=1e-5)
     converted = from_plain(plain_model, key)  # the plain model after its step, converted
-    for a, b in zip(converted.get_weights(), encrypted_model.get_weights()):
+    for a, b in zip(converted.get_weights(), encrypted_model.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 

@@ -28,16 +28,16 @@ def test_widths_grow_additively_and_shortcuts_pad():
     # floor of the running double sum: 16 + 4/3 + 4/3 + 4/3 = 19.999999999999996 -> 19
     assert widths == [17, 18, 19, 21, 22, 23, 25, 26, 27]
     rounded = pyramidnet(depth=20, alpha=12, width_rounding="round")
-    assert [l.filters for l in rounded.layers if l.name.endswith("conv2")] == [17, 19, 20, 21, 23, 24, 25, 27, 28]
+    assert [layer.filters for layer in rounded.layers if layer.name.endswith("conv2")] == [17, 19, 20, 21, 23, 24, 25, 27, 28]
     assert model.output_shape == (None, 10)
 
 
 @pytest.mark.parametrize("regularization", ["shakedrop", "stochastic_depth", "separated_stochastic_depth"])
 def test_regularizations_with_linear_decay(regularization):
     model = pyramidnet(depth=20, alpha=12, regularization=regularization, seed=1)
-    layers = [l for l in model.layers if isinstance(l, (ShakeDrop, StochasticDepth))]
+    layers = [layer for layer in model.layers if isinstance(layer, (ShakeDrop, StochasticDepth))]
     assert len(layers) == 9
-    probabilities = [l.survival_probability for l in layers]
+    probabilities = [layer.survival_probability for layer in layers]
     np.testing.assert_allclose(probabilities, 1 - np.arange(1, 10) / 9 * 0.5)
     x = np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype("float32")
     a = np.asarray(model(x, training=False))

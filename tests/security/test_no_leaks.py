@@ -6,7 +6,6 @@ import os
 import pickle
 import stat
 import struct
-import warnings
 import zlib
 
 import keras
@@ -22,11 +21,10 @@ from keras_lie.files import read_image, transform_path
 from keras_lie.keys import LearnableKey, generate_key, load_key
 from keras_lie.layers import Encrypt
 from keras_lie.models import build_classifier, export, pyramidnet
-from keras_lie.security import recover_key
-from keras_lie.security.report import picture_grid, security_report
+from keras_lie.security.rendering import picture_grid
+from keras_lie.security.report import security_report
 
 from test_attacks import structured_images
-
 
 tiny = functools.partial(pyramidnet, depth=8, alpha=8)
 
@@ -75,13 +73,13 @@ def test_picture_grids_never_pair_the_evaluated_key(tmp_path):
 
 def test_picture_grid_uses_a_fresh_key_each_time(tmp_path, monkeypatch):
     drawn = []
-    original = keras_lie.security.report.generate_key
+    original = keras_lie.security.rendering.generate_key
 
     def spy(*args, **kwargs):
         drawn.append(original(*args, **kwargs))
         return drawn[-1]
 
-    monkeypatch.setattr(keras_lie.security.report, "generate_key", spy)
+    monkeypatch.setattr(keras_lie.security.rendering, "generate_key", spy)
     x = structured_images(4, size=16)
     picture_grid(x, "learnable", 4, tmp_path / "a.png", count=2)
     picture_grid(x, "learnable", 4, tmp_path / "b.png", count=2)

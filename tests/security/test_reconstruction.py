@@ -121,7 +121,7 @@ def test_known_plaintext_figures_per_image():
     key = generate_key("learnable", block_size=4)
     found = blocks_needed_per_image(x, keras_lie.encrypt(x, key), "learnable", 4)
     assert found["images"] == 6 and len(found["per_image"]) == 6
-    for blocks, image in zip(found["per_image"], x):
+    for blocks, image in zip(found["per_image"], x, strict=True):
         if blocks is not None:  # the prefix found is the smallest that works
             from keras_lie.security import recover_key
 

@@ -5,7 +5,8 @@ import numpy as np
 from keras_lie import cli
 from keras_lie.keys import generate_key
 from keras_lie.security.key_leakage import kernel_leakage
-from keras_lie.security.report import security_report, train_leakage_model
+from keras_lie.security.report import security_report
+from keras_lie.training import train_small_classifier
 
 from conftest import write_image_tree
 
@@ -15,7 +16,7 @@ def test_report_on_tiny_data_with_leakage(tmp_path, rng):
     labels = np.arange(12) % 3
     keys = [generate_key(s, block_size=4 if s in ("learnable", "block_shuffle") else None, seed=2)
             for s in ("plain", "cat_map", "block_shuffle", "learnable")]
-    models = [train_leakage_model(images, labels, keys[-1], mode, epochs=1) for mode in ("bytes", "nibbles")]
+    models = [train_small_classifier(images, labels, keys[-1], mode, epochs=1) for mode in ("bytes", "nibbles")]
     summary = security_report(images, tmp_path, keys=keys, leakage_models=models, command="pytest")
     report = (tmp_path / "report.md").read_text()
     for heading in ("Visual metrics", "Known-plaintext", "Ciphertext-only", "Nibble structure", "Key space"):
