@@ -27,7 +27,7 @@ setup(
         "matplotlib",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "nbclient", "nbformat", "ipykernel", "ruff>=0.8", "pillow"],
+        "test": ["pytest>=7", "hypothesis>=6", "nbclient", "nbformat", "ipykernel", "ruff==0.17.6", "pillow"],
     },
     entry_points={"console_scripts": ["keras-lie=keras_lie.cli:main"]},
     classifiers=[
