@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 
 from keras_lie.errors import KerasLieError  # light: no TensorFlow import
+from keras_lie.options import INPUT_MODES, PADDING_MODES, SCHEDULES
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -25,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # fewer TensorFlow log lines
+    _show_progress()
     try:
         return args.handler(args)
     except (KerasLieError, FileExistsError) as error:
@@ -45,6 +48,28 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("keras-lie: interrupted", file=sys.stderr)
         return 130
+
+
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stdout` is at the time (it may be replaced after the handler is made)."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def _show_progress() -> None:
+    """Print the library's progress messages (logger `keras_lie`, level INFO) on stdout."""
+    logger = logging.getLogger("keras_lie")
+    if not any(isinstance(handler, _StdoutHandler) for handler in logger.handlers):
+        handler = _StdoutHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("source", metavar="SRC", type=Path)
         sub.add_argument("destination", metavar="DST", type=Path)
         sub.add_argument(
-            "--padding", choices=("error", "replicate"), default="error",
+            "--padding", choices=PADDING_MODES, default="error",
             help="for sides that are not multiples of the block size (default: error)",
         )
         sub.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -122,7 +147,7 @@ def _add_training_commands(commands) -> None:
         sub.add_argument("--epochs", type=int)
         sub.add_argument("--batch-size", type=int)
         sub.add_argument("--learning-rate", type=float)
-        sub.add_argument("--schedule", choices=("cosine", "step", "constant"))
+        sub.add_argument("--schedule", choices=SCHEDULES)
         sub.add_argument("--depth", type=int, help="PyramidNet depth (6n + 2)")
         sub.add_argument("--alpha", type=float, help="PyramidNet widening factor")
         sub.add_argument("--seed", type=int)
@@ -142,7 +167,7 @@ def _add_training_commands(commands) -> None:
     train.add_argument("--key", type=Path, help="key file to encrypt with")
     train.add_argument("--encrypted", action="store_true", help="--data is already encrypted")
     train.add_argument("--scheme", default=None, help="scheme of already-encrypted data")
-    train.add_argument("--stem-input", choices=("bytes", "nibbles"), default="bytes")
+    train.add_argument("--stem-input", choices=INPUT_MODES, default="bytes")
     train.add_argument("--recalibrate-batch-norm", type=int, default=0, metavar="BATCHES",
                        help="after training, set batch normalisation's statistics from this many training "
                             "batches (worth several points after short runs; 0: keep the moving averages)")
@@ -216,30 +241,18 @@ def _overrides(args) -> dict:
     return {k: v for k, v in vars(args).items() if k in fields and v is not None}
 
 
-def _settings(args):
-    import dataclasses
-
-    from keras_lie.experiments import PRESETS
-
-    return dataclasses.replace(PRESETS[args.preset], **_overrides(args))
-
-
 def _train(args) -> int:
-    from keras_lie.data import load_source
-    from keras_lie.experiments import run_configuration
+    from keras_lie.experiments import prepare, run_configuration
     from keras_lie.keys import canonical_scheme_name, load_key
 
-    settings = _settings(args)
     scheme_name = canonical_scheme_name(args.scheme or "plain")
     if args.key is None and not args.encrypted and scheme_name != "plain":
         raise KerasLieError("Give --key to encrypt the data, or --encrypted for data that already is.")
     key = load_key(args.key) if args.key else None
     if key is not None:
         scheme_name = key.scheme
-    train_source = load_source(settings.data, "train", data_dir=args.data_dir, limit=settings.train_size,
-                               seed=settings.seed, encrypted=args.encrypted)
-    test_source = load_source(settings.data, "test", data_dir=args.data_dir, limit=settings.test_size,
-                              seed=settings.seed, encrypted=args.encrypted)
+    settings, _, train_source, test_source = prepare(args.preset, _overrides(args), None, args.data_dir,
+                                                     encrypted=args.encrypted)
     print(f"Settings: {settings}")
     model, results = run_configuration(settings, train_source, test_source, scheme_name, args.output, stem={},
                                        stem_input_mode=args.stem_input, key=key, verbose="auto",
@@ -268,10 +281,11 @@ def _evaluate(args) -> int:
 
 
 def _reproduce(args) -> int:
-    from keras_lie.experiments import reproduce
+    import dataclasses
 
-    settings = _settings(args)
-    print(f"Preset {args.preset}: {settings}")
+    from keras_lie.experiments import PRESETS, reproduce
+
+    print(f"Preset {args.preset}: {dataclasses.replace(PRESETS[args.preset], **_overrides(args))}")
     summary = reproduce(
         args.preset, output_dir=args.output, **_overrides(args), schemes=tuple(s.strip() for s in args.schemes.split(",")),
         stem_modes=tuple(s.strip() for s in args.stem_inputs.split(",")), data_dir=args.data_dir,

@@ -25,9 +25,8 @@ from keras_lie._files import atomic_write_bytes
 from keras_lie.errors import TrainingDivergedError
 from keras_lie.keys import Key
 from keras_lie.models import build_classifier, pyramidnet, walk_layers
+from keras_lie.options import SCHEDULES
 from keras_lie.schemes import get_scheme
-
-SCHEDULES = ("cosine", "step", "constant")
 
 
 def learning_rate_schedule(base: float, epochs: int, schedule: str = "cosine") -> Callable[[int], float]:

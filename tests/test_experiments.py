@@ -70,17 +70,17 @@ def test_accuracy_gap_on_a_tiny_zip(image_zip, tmp_path):
 
 
 def test_gap_table_pairs_rows_by_seed():
-    from keras_lie.experiments import _gap_table
+    from keras_lie.experiments import gap_table
 
     runs = [{"backbone": "b", "row": "plain (bytes)", "seed": s, "test_accuracy": a} for s, a in ((0, 0.5), (1, 0.6))]
     runs += [{"backbone": "b", "row": "x", "seed": s, "test_accuracy": a} for s, a in ((1, 0.62), (0, 0.50))]
-    table = _gap_table(runs)
+    table = gap_table(runs)
     assert "| b | plain (bytes) | 0.5500 | 0.0707 | 2 | reference |" in table
     # Paired differences +0.0 and +2.0 points: mean +1.0, standard error 1.0.
     assert "| b | x | 0.5600 | 0.0849 | 2 | +1.0 +- 1.0 pt |" in table
     for run in runs:
         run["other"] = run["test_accuracy"] + (0.01 if run["row"] == "x" else 0.0)
-    assert "| b | x | 0.5700 | 0.0849 | 2 | +2.0 +- 1.0 pt |" in _gap_table(runs, metric="other")
+    assert "| b | x | 0.5700 | 0.0849 | 2 | +2.0 +- 1.0 pt |" in gap_table(runs, metric="other")
 
 
 def test_proposed_run_from_converted_initial_weights_repeats_the_plain_nibbles_run(image_zip, tmp_path):

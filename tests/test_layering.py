@@ -12,7 +12,7 @@ from pathlib import Path
 import keras_lie
 
 LEVELS = {
-    "errors": 0, "version": 0,
+    "errors": 0, "version": 0, "options": 0,
     "_files": 1, "blocks": 1,
     "keys": 2,
     "schemes": 3,

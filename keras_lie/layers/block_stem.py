@@ -6,8 +6,8 @@ import keras
 from keras import ops
 
 from keras_lie.blocks import depth_to_space, space_to_depth, split_nibbles
+from keras_lie.options import INPUT_MODES
 
-INPUT_MODES = ("bytes", "nibbles")
 NORMALIZATIONS = ("batch", "layer", None)
 
 

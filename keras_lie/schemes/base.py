@@ -10,11 +10,11 @@ import tensorflow as tf
 
 from keras_lie.errors import ImageShapeError, ImageValueError, KeyMismatchError
 from keras_lie.keys import Key
+from keras_lie.options import PADDING_MODES
 from keras_lie.schemes._gather import BytePlan, NibblePlan, apply_plan
 
 Direction = Literal["encrypt", "decrypt"]
 Padding = Literal["error", "replicate"]
-PADDING_MODES = ("error", "replicate")
 _PLAN_CACHE_SIZE = 8  # image sizes whose gather plans a scheme keeps
 
 

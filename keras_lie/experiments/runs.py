@@ -1,0 +1,153 @@
+"""One training run of an experiment, its data, and reading finished runs back."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+from pathlib import Path
+
+from keras_lie._files import atomic_write_bytes
+from keras_lie.experiments.presets import Preset
+from keras_lie.keys import BLOCK_WISE_SCHEMES, Key, generate_key
+
+
+def run_configuration(settings: Preset, train_source, test_source, scheme: str, output_dir, *,
+                      stem: dict, stem_input_mode: str, key: Key | None = None, backbone: str = "pyramidnet",
+                      seed: int | None = None, stem_data_init: bool = False, init_from_plain: bool = False,
+                      validation_freq: int = 1, recalibrate_batch_norm_steps: int = 0,
+                      verbose: int | str = 2):
+    """Train one (scheme, stem, backbone, seed) at `settings`; return the model and `train`'s results.
+
+    Without `key`, a key is derived from the seed (reproducible experiments),
+    unless the sources are already encrypted (a trainer without the key).
+    `backbone` is "pyramidnet" (after depth-to-space) or "convmixer" (on the
+    grid of blocks; the stem then stops before upsampling). `stem_data_init`
+    initialises the equivariant stem from the (encrypted) training images with
+    `initialize_stem_from_data` (key-free). `init_from_plain` (a diagnostic that
+    uses the key) starts from the exact key conversion of the initial weights the
+    plain row draws with the same seed. `validation_freq` is `train`'s:
+    validate on the test set every this many epochs (the final accuracy is
+    always measured). `recalibrate_batch_norm_steps` is `train`'s too.
+    """
+    import keras
+
+    from keras_lie.models import build_classifier, convmixer, pyramidnet
+    from keras_lie.training import train
+
+    seed = settings.seed if seed is None else seed
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(seed)
+    image_shape = tuple(train_source.dataset.element_spec[0].shape)
+    key, train_data, test_data = run_data(settings, train_source, test_source, scheme, seed, key)
+    if backbone == "convmixer":
+        dim = max(64, int(settings.alpha * 4))
+        stem = {"upsample": False, "filters": dim, "nin_depth": 0, **stem}
+        network = functools.partial(convmixer, dim=dim, depth=max(2, settings.depth // 3), kernel_size=5)
+    else:
+        network = functools.partial(pyramidnet, depth=settings.depth, alpha=settings.alpha)
+
+    def build_for(model_key):
+        return build_classifier(
+            model_key, num_classes=train_source.num_classes, input_shape=image_shape, backbone=network,
+            stem={"block_size": settings.block_size, **stem}, stem_input_mode=stem_input_mode,
+        )
+
+    builder = functools.partial(build_for, key if key is not None else scheme)
+    if init_from_plain:
+        from keras_lie.keys import PlainKey
+        from keras_lie.models import from_plain
+
+        if key is None or scheme not in BLOCK_WISE_SCHEMES:
+            raise ValueError("init_from_plain needs the key of a block-wise scheme.")
+        # The same seed draws the same initial weights as the plain row; converting them
+        # makes this run the exact image of the plain run under the key.
+        def builder():
+            return from_plain(build_for(PlainKey(channels=image_shape[-1])), key, copy=False)
+
+    if stem_data_init:
+        from keras_lie.models import initialize_stem_from_data
+
+        sample = next(iter(train_data))[0]  # one batch of encrypted training images; no key needed
+        undecorated_builder = builder
+
+        def builder():
+            model = undecorated_builder()
+            initialize_stem_from_data(model, sample.numpy())
+            return model
+
+    return train(
+        builder, train_data, test_data, epochs=settings.epochs, learning_rate=settings.learning_rate,
+        schedule=settings.schedule, output_dir=output_dir, mixed_precision=settings.mixed_precision,
+        jit_compile=settings.jit_compile, validation_freq=validation_freq,
+        recalibrate_batch_norm_steps=recalibrate_batch_norm_steps, verbose=verbose,
+        metadata={"scheme": scheme, "stem": stem, "stem_input_mode": stem_input_mode, "backbone": backbone,
+                  "stem_data_init": stem_data_init, "init_from_plain": init_from_plain,
+                  "key_fingerprint": key.fingerprint if key is not None else None, "data": train_source.name,
+                  "seed": seed, "settings": dataclasses.asdict(settings)},
+    )
+
+
+def run_data(settings: Preset, train_source, test_source, scheme: str, seed: int, key: Key | None = None):
+    """The key (derived from `seed` unless given or the sources are encrypted) and the run's pipelines."""
+    from keras_lie.data import make_pipeline
+
+    if key is None and not train_source.encrypted:
+        block_size = settings.block_size if scheme in BLOCK_WISE_SCHEMES else None
+        key = generate_key(scheme, block_size=block_size, channels=train_source.dataset.element_spec[0].shape[-1],
+                           seed=seed)
+    augment = settings.augment and scheme != "cat_map"
+    train_data = make_pipeline(train_source, key, batch_size=settings.batch_size, training=True,
+                               augment=augment, block_size=settings.block_size, seed=seed)
+    test_data = make_pipeline(test_source, key, batch_size=settings.batch_size)
+    return key, train_data, test_data
+
+
+def finished_run(folder: Path, settings: Preset) -> dict | None:
+    """The results of a run that finished in `folder` at the same settings, or None.
+
+    The data path is compared as a file, so `../shared/x.zip` and its absolute
+    spelling are the same run.
+    """
+    try:
+        result = json.loads((folder / "results.json").read_text())
+    except (OSError, ValueError):
+        return None
+    stored = dict(result.get("metadata", {}).get("settings") or {})
+    wanted = dataclasses.asdict(settings)
+    if "data" in stored and _same_data(stored["data"], wanted["data"]):
+        stored["data"] = wanted["data"]
+    return result if stored == wanted and "test_accuracy" in result else None
+
+
+def _same_data(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+
+
+def recalibrated_accuracy(folder: Path, result: dict, train_data, test_data, seed: int) -> dict:
+    """The run's test accuracy after `recalibrate_batch_norm` over one pass of its training data.
+
+    Computed once from the run's `last.keras` (which stays as trained) and kept
+    in its `results.json`, so finished runs are measured the same way as new ones.
+    """
+    import keras
+
+    from keras_lie.training import load_checkpoint, recalibrate_batch_norm
+
+    if "test_accuracy_recalibrated" in result:
+        return result
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(seed)  # training-mode layers (drop paths) draw the same way
+    model = load_checkpoint(folder / "last.keras")
+    batches = int(train_data.cardinality())
+    if batches < 0:  # unknown cardinality: count the batches of one pass
+        batches = sum(1 for _ in train_data)
+    recalibrate_batch_norm(model, train_data, steps=batches)
+    loss, accuracy = model.evaluate(test_data, verbose=0)[:2]
+    result = {**result, "test_accuracy_recalibrated": float(accuracy), "test_loss_recalibrated": float(loss),
+              "recalibration_batches": batches}
+    atomic_write_bytes(folder / "results.json", json.dumps(result, indent=1).encode(), overwrite=True)
+    return result
