@@ -132,7 +132,11 @@ class Key:
         return short_fingerprint(self.fingerprint)
 
     def _material_digest(self) -> bytes:
-        return hashlib.sha256(self._canonical(None)).digest()
+        # Key material never changes after construction (permutations are read-only), so compute once.
+        digest = self.__dict__.get("_digest")
+        if digest is None:
+            digest = self._digest = hashlib.sha256(self._canonical(None)).digest()
+        return digest
 
     def __eq__(self, other: object) -> bool:
         # The same key material is the same key, whatever its salt or origin.
