@@ -2,11 +2,17 @@
 
 Names are imported lazily, so that `import keras_lie` (and `keras-lie --help`)
 does not pay for importing TensorFlow until something that needs it is used.
+Keras-native loading still works after `import keras_lie` alone: keras-lie's
+serializable layers and models are registered as soon as Keras is imported
+(at once if it already is), so `keras.models.load_model` finds them.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import sys
 from typing import TYPE_CHECKING
 
 from keras_lie.version import __version__
@@ -62,6 +68,38 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(__all__)
+
+
+def _register_serializables() -> None:
+    """Import the modules whose classes carry `keras.saving.register_keras_serializable`."""
+    importlib.import_module("keras_lie.layers")
+    importlib.import_module("keras_lie.models")
+
+
+class _RegisterWhenKerasLoads(importlib.abc.MetaPathFinder):
+    """Runs `_register_serializables` right after the `keras` package has been imported."""
+
+    def find_spec(self, name, path, target=None):
+        if name != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        execute = spec.loader.exec_module
+
+        def exec_module(module):
+            execute(module)
+            _register_serializables()
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+if "keras" in sys.modules:
+    _register_serializables()
+elif not any(isinstance(finder, _RegisterWhenKerasLoads) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterWhenKerasLoads())
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import weakref
 from typing import ClassVar
 
 import keras
@@ -12,20 +11,63 @@ from keras_lie.errors import KeyFileError, KeyMismatchError
 from keras_lie.keys import Key, load_key, short_fingerprint
 from keras_lie.schemes import PADDING_MODES, get_scheme
 
-# Keys held only in memory, by fingerprint, for this process: what lets a layer made from
-# such a key be cloned (`keras.models.clone_model`) without its config holding the key.
-_in_memory_keys: weakref.WeakValueDictionary[str, Key] = weakref.WeakValueDictionary()
+# Keys this process holds, by fingerprint: what a cipher layer rebuilt from a config (`load_model`,
+# `clone_model`) uses before the path in its config, so a config never needs the key material.
+_registered_keys: dict[str, Key] = {}
 
 
 def register_key(key: Key) -> None:
-    """Make an in-memory key available to cipher layers rebuilt from a config in this process.
+    """Give cipher layers rebuilt from a config (`keras.models.load_model`, `clone_model`) this key.
 
-    A layer made from a `Key` that has no file records only its fingerprint, so
-    `clone_model` (and `from_config`) find the key here. Layers made from keys
-    in memory are registered automatically; call this before loading a saved
-    model whose cipher layers were made from an in-memory key, in a new process.
+    A saved `Encrypt`/`Decrypt` layer records its key file's absolute path and the
+    key's fingerprint (a layer made from a key held only in memory records the
+    fingerprint alone). On another machine, or with the key file elsewhere, load
+    the key and register it before loading the model: a registered key with the
+    recorded fingerprint is used instead of the recorded path.
+
+    Example:
+
+    >>> keras_lie.layers.register_key(keras_lie.load_key("/secure/key.json"))
+    >>> model = keras.models.load_model("model.keras")
     """
-    _in_memory_keys[key.fingerprint] = key
+    _registered_keys[key.fingerprint] = key
+
+
+def _resolve_key(layer_name: str, key, fingerprint: str | None) -> Key:
+    """The layer's key: given, registered under the recorded fingerprint, or read from the recorded path."""
+    if isinstance(key, Key):
+        if fingerprint is not None and fingerprint != key.fingerprint:
+            raise KeyMismatchError(
+                f"The key given has fingerprint {key.short_fingerprint}, but this {layer_name} layer was saved "
+                f"with the key of fingerprint {short_fingerprint(fingerprint)}; give that key."
+            )
+        return key
+    if fingerprint is not None and fingerprint in _registered_keys:
+        return _registered_keys[fingerprint]
+    if key is None:
+        raise KeyFileError(
+            f"This {layer_name} layer was made from a key held only in memory (fingerprint "
+            f"{short_fingerprint(fingerprint or '')}), which this process does not hold. Load that key and call "
+            "keras_lie.layers.register_key(key) before loading the model, or build the layer from a key file."
+        )
+    try:
+        loaded = load_key(key)
+    except KeyFileError as error:
+        if fingerprint is None:
+            raise
+        problem = "which does not exist" if not os.path.exists(key) else f"which cannot be used ({error})"
+        raise KeyFileError(
+            f"This {layer_name} layer needs the key with fingerprint {short_fingerprint(fingerprint)}, recorded at "
+            f"{key}, {problem}. Copy that key file to {key}, or load it from where it is and call "
+            "keras_lie.layers.register_key(key) before loading the model. A new key cannot replace it."
+        ) from None
+    if fingerprint is not None and loaded.fingerprint != fingerprint:
+        raise KeyMismatchError(
+            f"The key file {key} has fingerprint {loaded.short_fingerprint}, but this {layer_name} layer was saved "
+            f"with the key of fingerprint {short_fingerprint(fingerprint)}. Point it to the original key file "
+            "(or register that key with keras_lie.layers.register_key)."
+        )
+    return loaded
 
 
 class BaseCipherLayer(keras.layers.Layer):
@@ -58,24 +100,9 @@ class BaseCipherLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         if padding not in PADDING_MODES:
             raise ValueError(f"padding must be one of {PADDING_MODES}, not {padding!r}.")
-        if key is None:
-            key = _in_memory_keys.get(key_fingerprint or "")
-            if key is None:
-                raise KeyFileError(
-                    f"This {type(self).__name__} layer was made from a key held only in memory (fingerprint "
-                    f"{short_fingerprint(key_fingerprint or '')}), which this process does not hold. Load the "
-                    "key and call keras_lie.layers.register_key(key) before loading the model, or build "
-                    "the layer from a key file."
-                )
-        self.key = key if isinstance(key, Key) else load_key(key)
-        if self.key.path is None:
-            register_key(self.key)
-        if key_fingerprint is not None and key_fingerprint != self.key.fingerprint:
-            raise KeyMismatchError(
-                f"The key file {self.key.path} has fingerprint {self.key.short_fingerprint}, "
-                f"but this layer was saved with a key of fingerprint "
-                f"{short_fingerprint(key_fingerprint)}. Point it to the original key file."
-            )
+        self.key = _resolve_key(type(self).__name__, key, key_fingerprint)
+        if self.key.path is None:  # a key held only in memory: clones and reloads here find it
+            _registered_keys.setdefault(self.key.fingerprint, self.key)
         self.padding = padding
         self.scheme = get_scheme(self.key)
         self.built = True
@@ -99,7 +126,8 @@ class BaseCipherLayer(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "key": str(self.key.path) if self.key.path is not None else None,
+                # Absolute, so that the model loads from any working folder on this machine.
+                "key": os.path.abspath(self.key.path) if self.key.path is not None else None,
                 "key_fingerprint": self.key.fingerprint,
                 "padding": self.padding,
             }

@@ -70,7 +70,7 @@ def test_cipher_layers_from_in_memory_keys_clone_and_refuse_in_a_new_process(tmp
     from keras_lie.errors import KeyFileError
     from keras_lie.layers import base_cipher_layer
 
-    base_cipher_layer._in_memory_keys.clear()  # as a new process would be
+    base_cipher_layer._registered_keys.clear()  # as a new process would be
     with pytest.raises((KeyFileError, TypeError), match="register_key"):  # Keras wraps from_config errors
         Encrypt.from_config(config)
     keras_lie.layers.register_key(key)
