@@ -245,14 +245,28 @@ def _train(args) -> int:
     from keras_lie.experiments import prepare, run_configuration
     from keras_lie.keys import canonical_scheme_name, load_key
 
-    scheme_name = canonical_scheme_name(args.scheme or "plain")
-    if args.key is None and not args.encrypted and scheme_name != "plain":
+    scheme_name = canonical_scheme_name(args.scheme) if args.scheme else None
+    if args.key is None and not args.encrypted and scheme_name not in (None, "plain"):
         raise KerasLieError("Give --key to encrypt the data, or --encrypted for data that already is.")
     key = load_key(args.key) if args.key else None
     if key is not None:
         scheme_name = key.scheme
     settings, _, train_source, test_source = prepare(args.preset, _overrides(args), None, args.data_dir,
                                                      encrypted=args.encrypted)
+    manifest = train_source.manifest
+    if args.encrypted:
+        if manifest is None and scheme_name is None:
+            raise KerasLieError(
+                f"{settings.data} has no keras-lie-dataset.json (it was not made by `keras-lie encrypt`); "
+                "give --scheme for its encryption, or re-encrypt it with `keras-lie encrypt`."
+            )
+        if manifest is not None and scheme_name not in (None, manifest.scheme):
+            raise KerasLieError(
+                f"--scheme {args.scheme} does not match the data: its keras-lie-dataset.json says "
+                f"{manifest.scheme!r}; leave --scheme out or give --scheme {manifest.scheme}."
+            )
+        scheme_name = manifest.scheme if manifest is not None else scheme_name
+    scheme_name = scheme_name or "plain"
     print(f"Settings: {settings}")
     model, results = run_configuration(settings, train_source, test_source, scheme_name, args.output, stem={},
                                        stem_input_mode=args.stem_input, key=key, verbose="auto",
@@ -265,13 +279,12 @@ def _train(args) -> int:
 def _evaluate(args) -> int:
     from keras_lie.data import load_source, make_pipeline
     from keras_lie.keys import load_key
-    from keras_lie.models import check_key
+    from keras_lie.models import check_data
 
     model = _load_model(args.model)
     key = load_key(args.key) if args.key else None
-    if key is not None:
-        check_key(model, key)
     source = load_source(args.data, args.split, data_dir=args.data_dir, limit=args.limit, encrypted=args.encrypted)
+    check_data(model, encrypted=args.encrypted, manifest=source.manifest, key=key)
     data = make_pipeline(source, key, batch_size=args.batch_size)
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     loss, accuracy = model.evaluate(data, verbose=0)[:2]

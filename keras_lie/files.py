@@ -20,6 +20,7 @@ import tensorflow as tf
 from keras_lie._files import IMAGE_SUFFIXES, atomic_write_bytes
 from keras_lie.errors import ImageFileError, KerasLieError
 from keras_lie.keys import Key
+from keras_lie.manifest import DatasetManifest, write_manifest
 from keras_lie.schemes import Scheme, get_scheme
 
 LOSSY_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".heic", ".avif")
@@ -33,6 +34,7 @@ class FileReport:
 
     written: list[Path] = dataclasses.field(default_factory=list)
     failures: list[tuple[Path, str]] = dataclasses.field(default_factory=list)
+    manifest: Path | None = None  # the dataset manifest written for an encrypted folder
 
     @property
     def ok(self) -> bool:
@@ -188,9 +190,11 @@ def transform_path(
         import keras
 
         bar = keras.utils.Progbar(len(pairs), unit_name="image")
+    sizes = {}
     for count, (input_path, output_path) in enumerate(pairs, 1):
         try:
-            _transform_file(scheme, direction, input_path, output_path, padding, overwrite, max_pixels)
+            sizes[output_path] = _transform_file(scheme, direction, input_path, output_path, padding, overwrite,
+                                                 max_pixels)
             report.written.append(output_path)
         except (KerasLieError, FileExistsError, OSError) as error:
             report.failures.append((input_path, str(error)))
@@ -200,7 +204,26 @@ def transform_path(
             report.failures.append((input_path, f"{input_path}: {error.message.splitlines()[0]}"))
         if bar is not None:
             bar.update(count)
+    if source.is_dir() and direction == "encrypt" and report.written:
+        report.manifest = write_manifest(destination, _manifest(scheme, destination, report.written, sizes))
     return report
+
+
+def _manifest(scheme: Scheme, root: Path, written: list[Path], sizes: dict) -> DatasetManifest:
+    counts: dict[str, dict[str, int]] = {}
+    for path in written:
+        parts = path.relative_to(root).parts
+        split = parts[0] if len(parts) >= 3 else ""
+        label = parts[-2] if len(parts) >= 2 else ""
+        counts.setdefault(split, {}).setdefault(label, 0)
+        counts[split][label] += 1
+    distinct = {sizes[path] for path in written}
+    key = scheme.key
+    return DatasetManifest(
+        scheme=key.scheme, block_size=key.block_size, channels=key.channels,
+        key_fingerprint=key.fingerprint if key.scheme != "plain" else None,
+        image_size=distinct.pop() if len(distinct) == 1 else None, counts=counts,
+    )
 
 
 def _transform_file(scheme, direction, input_path, output_path, padding, overwrite, max_pixels):
@@ -218,6 +241,7 @@ def _transform_file(scheme, direction, input_path, output_path, padding, overwri
         raise ImageFileError(f"{input_path}: {error}") from None
     output_path.parent.mkdir(parents=True, exist_ok=True)
     write_png(output_path, result, overwrite=overwrite)
+    return tuple(result.shape[:2])
 
 
 def _folder_pairs(source: Path, destination: Path) -> list[tuple[Path, Path]]:

@@ -167,16 +167,39 @@ def test_reproduce_train_evaluate_export_on_tiny_data(tmp_path, rng, capsys):
     assert "| proposed | nibbles |" in (tmp_path / "repro" / "results.md").read_text()
 
 
-def test_trainer_trains_on_an_encrypted_folder_without_the_key(key_path, tmp_path, rng):
+def test_trainer_trains_on_an_encrypted_folder_without_the_key(key_path, tmp_path, rng, capsys):
     from conftest import write_image_tree
 
     tree = write_image_tree(tmp_path / "tree", rng)
     assert run("encrypt", "--key", key_path, tree, tmp_path / "enc", "--quiet") == 0
     budget = ["--preset", "quick", "--epochs", "1", "--batch-size", "4", "--depth", "8", "--alpha", "4"]
-    assert run("train", "--encrypted", "--scheme", "learnable", "--data", tmp_path / "enc", *budget,
+    manifest = json.loads((tmp_path / "enc" / "keras-lie-dataset.json").read_text())
+    key = load_key(key_path)
+    assert manifest["scheme"] == "learnable" and manifest["key_fingerprint"] == key.fingerprint
+    assert manifest["image_size"] == [16, 16] and manifest["counts"]["train"] == {"cat": 4, "dog": 4, "frog": 4}
+    assert "permutation" not in json.dumps(manifest)
+    # The trainer: no key, and no --scheme needed (the manifest gives it); a wrong --scheme is refused.
+    assert run("train", "--encrypted", "--scheme", "block-shuffle", "--data", tmp_path / "enc", *budget,
+               "-o", tmp_path / "wrong") == 1
+    assert run("train", "--encrypted", "--data", tmp_path / "enc", *budget,
                "--recalibrate-batch-norm", "2", "-o", tmp_path / "run") == 0
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["config"]["recalibrate_batch_norm_steps"] == 2
+    assert results["metadata"]["scheme"] == "learnable" and results["metadata"]["key_fingerprint"] == key.fingerprint
+    model = tmp_path / "run" / "model.keras"
+    # Loading the encrypted folder as plain data is refused (it would be encrypted twice).
+    assert run("train", "--key", key_path, "--data", tmp_path / "enc", *budget, "-o", tmp_path / "twice") == 1
+    # The data holder evaluates the trainer's model with the key on plain images ...
+    assert run("evaluate", "--model", model, "--data", tree, "--key", key_path) == 0
+    # ... but nobody scores plain images without encrypting them, or images of another key.
+    assert run("evaluate", "--model", model, "--data", tree) == 1
+    assert "these images are plain" in capsys.readouterr().err
+    other = tmp_path / "other.json"
+    assert run("keygen", "-o", other) == 0
+    assert run("encrypt", "--key", other, tree, tmp_path / "enc-other", "--quiet") == 0
+    assert run("evaluate", "--model", model, "--data", tmp_path / "enc-other", "--encrypted") == 1
+    assert "evaluate it on images encrypted with its key" in capsys.readouterr().err
+    assert run("evaluate", "--model", model, "--data", tmp_path / "enc", "--encrypted") == 0
 
 
 def test_figure_command(image_tree, tmp_path):

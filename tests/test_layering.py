@@ -13,7 +13,7 @@ import keras_lie
 
 LEVELS = {
     "errors": 0, "version": 0, "options": 0,
-    "_files": 1, "blocks": 1,
+    "_files": 1, "blocks": 1, "manifest": 2,
     "keys": 2,
     "schemes": 3,
     "layers": 4, "data": 4, "files": 4,

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from keras_lie._files import IMAGE_SUFFIXES
 from keras_lie.errors import DatasetUnavailableError
+from keras_lie.manifest import MANIFEST_NAME, DatasetManifest, read_manifest
 
 TFDS_NAMES = ("cifar10", "cifar100")
 
@@ -35,6 +36,8 @@ class ImageSource:
         name: where it came from.
         encrypted: whether the images are already encrypted (a folder made by
             `keras-lie encrypt`), so a pipeline must not encrypt them again.
+        manifest: the encrypted folder's description (scheme, key fingerprint,
+            ...), when it has one.
     """
 
     dataset: tf.data.Dataset
@@ -42,6 +45,7 @@ class ImageSource:
     size: int
     name: str
     encrypted: bool = False
+    manifest: DatasetManifest | None = None
 
     @property
     def num_classes(self) -> int:
@@ -159,6 +163,12 @@ def _zip_source(path: Path, split: str, limit, seed) -> ImageSource:
 
 
 def _folder_source(path: Path, split: str, limit, seed, encrypted) -> ImageSource:
+    manifest = read_manifest(path)
+    if manifest is not None and not encrypted:
+        raise DatasetUnavailableError(
+            f"{path} holds images encrypted with the {manifest.scheme!r} scheme (its {MANIFEST_NAME} says so); "
+            "load it as encrypted data (encrypted=True, --encrypted) so that it is not encrypted again."
+        )
     if (path / split).is_dir():
         root = path / split
     elif any((path / name).is_dir() for name in ("train", "test")):
@@ -187,7 +197,7 @@ def _folder_source(path: Path, split: str, limit, seed, encrypted) -> ImageSourc
         deterministic=True,
     )
     return ImageSource(
-        _with_static_shape(dataset), classes, len(keep), f"folder:{root}", encrypted=encrypted
+        _with_static_shape(dataset), classes, len(keep), f"folder:{root}", encrypted=encrypted, manifest=manifest
     )
 
 

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from keras_lie._files import atomic_write_bytes
+from keras_lie.errors import KeyMismatchError
 from keras_lie.experiments.presets import Preset
 from keras_lie.keys import BLOCK_WISE_SCHEMES, Key, generate_key
 
@@ -54,7 +55,14 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
             stem={"block_size": settings.block_size, **stem}, stem_input_mode=stem_input_mode,
         )
 
-    builder = functools.partial(build_for, key if key is not None else scheme)
+    manifest = train_source.manifest
+    if key is None and manifest is not None and manifest.scheme != scheme:
+        raise KeyMismatchError(
+            f"The encrypted data says it is {manifest.scheme!r} images ({train_source.name}), not {scheme!r}; "
+            f"train for {manifest.scheme!r} (or leave the scheme out: the data's manifest gives it)."
+        )
+    described = key if key is not None else (manifest if manifest is not None else scheme)
+    builder = functools.partial(build_for, described)
     if init_from_plain:
         from keras_lie.keys import PlainKey
         from keras_lie.models import from_plain
@@ -84,7 +92,9 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
         recalibrate_batch_norm_steps=recalibrate_batch_norm_steps, verbose=verbose,
         metadata={"scheme": scheme, "stem": stem, "stem_input_mode": stem_input_mode, "backbone": backbone,
                   "stem_data_init": stem_data_init, "init_from_plain": init_from_plain,
-                  "key_fingerprint": key.fingerprint if key is not None else None, "data": train_source.name,
+                  "key_fingerprint": key.fingerprint if key is not None else (manifest.key_fingerprint if manifest
+                                                                              else None),
+                  "data": train_source.name,
                   "seed": seed, "settings": dataclasses.asdict(settings)},
     )
 

@@ -2,10 +2,12 @@
 
 from keras_lie.models.classifier import (
     build_classifier,
+    check_data,
     check_key,
     encryption_info,
     find_block_stem,
-    predict,
+    predict_encrypted,
+    predict_plain,
     walk_layers,
 )
 from keras_lie.models.conversion import block_input_map, convert_key, from_plain
@@ -18,6 +20,7 @@ from keras_lie.models.tanaka import tanaka_network
 __all__ = [
     "block_input_map",
     "build_classifier",
+    "check_data",
     "check_key",
     "convert_key",
     "convmixer",
@@ -27,7 +30,8 @@ __all__ = [
     "find_block_stem",
     "initialize_stem_from_data",
     "from_plain",
-    "predict",
+    "predict_encrypted",
+    "predict_plain",
     "pyramidnet",
     "read_export_metadata",
     "tanaka_network",

@@ -12,6 +12,7 @@ import numpy as np
 from keras_lie.errors import KeyMismatchError
 from keras_lie.keys import BLOCK_WISE_SCHEMES, Key, canonical_scheme_name, load_key, short_fingerprint
 from keras_lie.layers import BlockStem, EncryptionInfo
+from keras_lie.manifest import DatasetManifest
 from keras_lie.models.pyramidnet import pyramidnet
 
 DEFAULT_STEM = {"filters": 48, "nin_depth": 1, "output_channels": 32}
@@ -31,8 +32,9 @@ def build_classifier(
     """A classifier for images encrypted with `key`: EncryptionInfo, BlockStem, backbone.
 
     Args:
-        key: a `Key`, a key file path, or a scheme name ("plain", "cat_map",
-            "block_shuffle", "learnable") when no key is at hand. The model records
+        key: a `Key`, a key file path, the `DatasetManifest` of an encrypted folder
+            (a trainer's data: its scheme and key fingerprint), or a scheme name
+            ("plain", "cat_map", "block_shuffle", "learnable") when no key is at hand. The model records
             the scheme and the key's fingerprint (never the key) in an
             `EncryptionInfo` layer, so `check_key` can refuse other keys.
         num_classes: number of classes.
@@ -122,15 +124,79 @@ def check_key(model: keras.Model, key: Key | str | os.PathLike) -> None:
         )
 
 
-def predict(model: keras.Model, images, *, key: Key | str | os.PathLike, **kwargs) -> np.ndarray:
-    """`model.predict(images)` after checking that `key` is the model's key."""
+def predict_plain(model: keras.Model, plain_images, key: Key | str | os.PathLike, **kwargs) -> np.ndarray:
+    """The data holder's prediction: encrypt plain images with `key` (the model's key), then predict.
+
+    Args:
+        plain_images: uint8 (or integer-valued) `(N, H, W, C)` plain images.
+        key: the model's key; another key is refused (`check_key`).
+    """
+    if not isinstance(key, Key):
+        key = load_key(key)
     check_key(model, key)
-    return model.predict(images, **{"verbose": 0, **kwargs})
+    from keras_lie.schemes import get_scheme
+
+    encrypted = np.asarray(get_scheme(key).encrypt(np.asarray(plain_images))).astype("float32")
+    return model.predict(encrypted, **{"verbose": 0, **kwargs})
+
+
+def predict_encrypted(model: keras.Model, encrypted_images, key_fingerprint: str, **kwargs) -> np.ndarray:
+    """The operator's prediction on images already encrypted (camera frames), without the key.
+
+    Args:
+        encrypted_images: `(N, H, W, C)` images encrypted with the key whose
+            fingerprint is `key_fingerprint` (an exported encryptor's metadata gives it).
+        key_fingerprint: refused unless it is the fingerprint the model records.
+    """
+    check_key(model, key_fingerprint)
+    return model.predict(np.asarray(encrypted_images).astype("float32"), **{"verbose": 0, **kwargs})
+
+
+def check_data(model: keras.Model, *, encrypted: bool, manifest: DatasetManifest | None = None,
+               key: Key | None = None) -> None:
+    """Refuse data whose encryption does not match the model's record (no silent plain scoring).
+
+    Plain images need `key` (they are encrypted with it) unless the model is for
+    plain images; encrypted images need their folder's manifest, whose scheme and
+    key fingerprint must be the model's.
+
+    Raises:
+        KeyMismatchError: with what to give instead.
+    """
+    info = encryption_info(model)
+    if info is None:
+        return  # a model keras-lie did not build records nothing to check against
+    if key is not None:
+        check_key(model, key)
+    if not encrypted:
+        if key is None and info.scheme != "plain":
+            raise KeyMismatchError(
+                f"The model was trained on {info.scheme!r} images, and these images are plain: give the key "
+                "(--key) to encrypt them first, or give images encrypted with the model's key (--encrypted)."
+            )
+        return
+    if manifest is None:
+        raise KeyMismatchError(
+            "The encrypted images carry no keras-lie-dataset.json, so their encryption cannot be checked against "
+            "the model; encrypt the folder with `keras-lie encrypt` (which writes it)."
+        )
+    if manifest.scheme != info.scheme or (
+        info.key_fingerprint is not None and manifest.key_fingerprint != info.key_fingerprint
+    ):
+        expected = short_fingerprint(info.key_fingerprint) if info.key_fingerprint else "any key"
+        found = short_fingerprint(manifest.key_fingerprint) if manifest.key_fingerprint else "no key"
+        raise KeyMismatchError(
+            f"The images are {manifest.scheme!r} with key {found}, but the model was trained for "
+            f"{info.scheme!r} images with {expected}; evaluate it on images encrypted with its key."
+        )
 
 
 def _describe_key(key):
     if key is None:
         return "plain", None, None, None
+    if isinstance(key, DatasetManifest):  # a trainer's encrypted folder: its description, not its key
+        block_size = key.block_size if key.scheme in BLOCK_WISE_SCHEMES else None
+        return key.scheme, key.key_fingerprint, block_size, key.channels
     if isinstance(key, (str, os.PathLike)) and not os.path.exists(key):
         try:
             scheme = canonical_scheme_name(str(key))

@@ -7,7 +7,15 @@ import pytest
 import keras_lie
 from keras_lie.errors import KeyMismatchError
 from keras_lie.keys import LearnableKey, generate_key
-from keras_lie.models import build_classifier, check_key, encryption_info, predict, pyramidnet
+from keras_lie.models import (
+    build_classifier,
+    check_data,
+    check_key,
+    encryption_info,
+    predict_encrypted,
+    predict_plain,
+    pyramidnet,
+)
 
 tiny = functools.partial(pyramidnet, depth=8, alpha=8)
 
@@ -42,8 +50,37 @@ def test_refuses_images_under_another_key(tmp_path):
     with pytest.raises(KeyMismatchError, match="declared as encrypted with key"):
         check_key(model, other)
     with pytest.raises(KeyMismatchError):
-        predict(model, np.zeros((1, 16, 16, 3), "float32"), key=other.save(tmp_path / "o.json"))
-    assert predict(model, np.zeros((1, 16, 16, 3), "float32"), key=key).shape == (1, 10)
+        predict_plain(model, np.zeros((1, 16, 16, 3), np.uint8), other.save(tmp_path / "o.json"))
+    plain = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    # The data holder's call encrypts: it equals predicting on the encrypted images.
+    expected = model.predict(keras_lie.encrypt(plain, key).astype("float32"), verbose=0)
+    np.testing.assert_allclose(predict_plain(model, plain, key), expected, rtol=1e-6)
+    assert not np.allclose(model.predict(plain.astype("float32"), verbose=0), expected)
+    encrypted = keras_lie.encrypt(plain, key)
+    np.testing.assert_allclose(predict_encrypted(model, encrypted, key.fingerprint), expected, rtol=1e-6)
+    with pytest.raises(KeyMismatchError):
+        predict_encrypted(model, encrypted, other.fingerprint)
+
+
+def test_check_data_refuses_plain_scoring_and_other_encryptions():
+    from keras_lie.manifest import DatasetManifest
+
+    key, other = LearnableKey.generate(), LearnableKey.generate()
+    model = build_classifier(key, backbone=tiny, input_shape=(16, 16, 3))
+    with pytest.raises(KeyMismatchError, match="these images are plain"):
+        check_data(model, encrypted=False)
+    check_data(model, encrypted=False, key=key)
+
+    def manifest(k):
+        return DatasetManifest(k.scheme, k.block_size, k.channels, k.fingerprint, (16, 16), {"": {"a": 1}})
+
+    check_data(model, encrypted=True, manifest=manifest(key))
+    with pytest.raises(KeyMismatchError, match="evaluate it on images encrypted with its key"):
+        check_data(model, encrypted=True, manifest=manifest(other))
+    with pytest.raises(KeyMismatchError, match="no keras-lie-dataset.json"):
+        check_data(model, encrypted=True)
+    plain_model = build_classifier("plain", backbone=tiny, input_shape=(16, 16, 3))
+    check_data(plain_model, encrypted=False)
 
 
 def test_mismatched_block_size_or_channels():

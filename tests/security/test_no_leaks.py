@@ -210,7 +210,7 @@ def test_a_folder_run_reports_each_failure_and_goes_on(tmp_path, capsys):
     code = cli.main(["encrypt", "--quiet", "--key", str(tmp_path / "key.json"), str(source), str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 1 and "b.png" in err and "over the limit" in err and "1 file(s) failed" in err
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png", "keras-lie-dataset.json"]
 
 
 # -- no silent changes ----------------------------------------------------------------------------
