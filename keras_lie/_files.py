@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import secrets
 from pathlib import Path
@@ -49,6 +50,63 @@ def atomic_write_bytes(
             pass
         raise
     return path
+
+
+def atomic_write_batch(
+    items: list[tuple[str | os.PathLike, bytes]], *, mode: int = 0o666, overwrite: bool = False,
+    executor: concurrent.futures.Executor | None = None,
+) -> list[BaseException | None]:
+    """Write many files, each complete or absent, with one sync for all of them.
+
+    The same guarantees as `atomic_write_bytes` (temporary file created with
+    `mode` through the umask, then renamed), but the data of every file reaches
+    the disk with one `os.sync()` before any is renamed, instead of one fsync per
+    file: what makes writing thousands of small images fast. `executor` writes
+    the temporary files in parallel. Returns, per item, None or the exception
+    that stopped that file (the others are still written).
+    """
+
+    def stage(item):
+        path, data = Path(item[0]), item[1]
+        tmp_name = None
+        try:
+            if path.exists() and not overwrite:
+                raise FileExistsError(
+                    f"{path} already exists; refusing to overwrite it "
+                    "(choose another path, or pass overwrite=True / --overwrite)."
+                )
+            folder = path.parent if str(path.parent) else Path(".")
+            if not folder.is_dir():
+                raise KerasLieError(f"Folder {folder} does not exist; create it first.")
+            fd, tmp_name = _create_temporary(folder, path.name, mode)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            return tmp_name, None
+        except (OSError, KerasLieError) as error:
+            if tmp_name is not None:
+                _remove(tmp_name)
+            return None, error
+
+    staged = list(executor.map(stage, items) if executor is not None else map(stage, items))
+    outcomes: list[BaseException | None] = [error for _, error in staged]
+    if any(tmp_name for tmp_name, _ in staged):
+        os.sync()
+    for index, ((tmp_name, _), (path, _)) in enumerate(zip(staged, items, strict=True)):
+        if tmp_name is None:
+            continue
+        try:
+            os.replace(tmp_name, path)
+        except OSError as error:
+            outcomes[index] = error
+            _remove(tmp_name)
+    return outcomes
+
+
+def _remove(name: str) -> None:
+    try:
+        os.unlink(name)
+    except FileNotFoundError:
+        pass
 
 
 def _create_temporary(folder: Path, name: str, mode: int) -> tuple[int, str]:

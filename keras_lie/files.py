@@ -8,6 +8,7 @@ half-written file.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import os
 import struct
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_lie._files import IMAGE_SUFFIXES, atomic_write_bytes
+from keras_lie._files import IMAGE_SUFFIXES, atomic_write_batch, atomic_write_bytes
 from keras_lie.errors import ImageFileError, KerasLieError
 from keras_lie.keys import Key
 from keras_lie.manifest import DatasetManifest, write_manifest
@@ -190,20 +191,7 @@ def transform_path(
         import keras
 
         bar = keras.utils.Progbar(len(pairs), unit_name="image")
-    sizes = {}
-    for count, (input_path, output_path) in enumerate(pairs, 1):
-        try:
-            sizes[output_path] = _transform_file(scheme, direction, input_path, output_path, padding, overwrite,
-                                                 max_pixels)
-            report.written.append(output_path)
-        except (KerasLieError, FileExistsError, OSError) as error:
-            report.failures.append((input_path, str(error)))
-        except (tf.errors.ResourceExhaustedError, MemoryError):
-            report.failures.append((input_path, f"{input_path}: not enough memory; scale it down or cut it into tiles."))
-        except tf.errors.OpError as error:
-            report.failures.append((input_path, f"{input_path}: {error.message.splitlines()[0]}"))
-        if bar is not None:
-            bar.update(count)
+    sizes = _transform_pairs(scheme, direction, pairs, padding, overwrite, max_pixels, report, bar)
     if source.is_dir() and direction == "encrypt" and report.written:
         report.manifest = write_manifest(destination, _manifest(scheme, destination, report.written, sizes))
     return report
@@ -226,7 +214,86 @@ def _manifest(scheme: Scheme, root: Path, written: list[Path], sizes: dict) -> D
     )
 
 
-def _transform_file(scheme, direction, input_path, output_path, padding, overwrite, max_pixels):
+_BATCH_BYTES = 128 * 1024 * 1024  # decoded images held at once (batches shrink for photos)
+_MAX_BATCH = 256
+
+
+def _transform_pairs(scheme, direction, pairs, padding, overwrite, max_pixels, report, bar) -> dict:
+    """Decode in parallel, encrypt same-sized images as one batch, encode and write in parallel.
+
+    Every file keeps its own outcome: a failure (unreadable, too large, out of
+    memory, an existing output) is reported for that file and the rest go on.
+    Returns the written outputs' (H, W).
+    """
+    sizes: dict[Path, tuple[int, int]] = {}
+    workers = max(2, min(8, 2 * (os.cpu_count() or 1)))
+    batch, done = 16, 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        while done < len(pairs):
+            chunk = pairs[done : done + batch]
+            loaded = list(pool.map(lambda pair: _guarded(pair[0], _load, pair, scheme, max_pixels), chunk))
+            outputs: list = [None] * len(chunk)
+            errors = [error for _, error in loaded]
+            groups: dict[tuple, list[int]] = {}
+            for index, (image, error) in enumerate(loaded):
+                if error is None:
+                    groups.setdefault(image.shape, []).append(index)
+            for members in groups.values():
+                images = np.stack([loaded[i][0] for i in members])
+                result, error = _guarded(None, getattr(scheme, direction), images, padding=padding)
+                for position, index in enumerate(members):
+                    if error is None:
+                        outputs[index] = result[position]
+                    else:
+                        errors[index] = f"{chunk[index][0]}: {error}"
+            jobs = [(index, *chunk[index], outputs[index]) for index in range(len(chunk)) if errors[index] is None]
+            encoded = list(pool.map(lambda job: _guarded(job[1], _encode_png, job[2], job[3]), jobs))
+            ready = []
+            for (index, input_path, output_path, image), (data, error) in zip(jobs, encoded, strict=True):
+                if error is None:
+                    ready.append((index, input_path, output_path, image, data))
+                else:
+                    errors[index] = error
+            outcomes = atomic_write_batch([(job[2], job[4]) for job in ready], overwrite=overwrite, executor=pool)
+            for (index, input_path, output_path, image, _), outcome in zip(ready, outcomes, strict=True):
+                if outcome is None:
+                    sizes[output_path] = tuple(image.shape[:2])
+                else:
+                    errors[index] = _guarded(input_path, _raise, outcome)[1]
+            for (input_path, output_path), error in zip(chunk, errors, strict=True):
+                if error is None:
+                    report.written.append(output_path)
+                else:
+                    report.failures.append((input_path, error))
+            done += len(chunk)
+            if bar is not None:
+                bar.update(done)
+            held = sum(image.nbytes for image, _ in loaded if image is not None)
+            per_image = max(1, held // max(1, sum(image is not None for image, _ in loaded)))
+            batch = int(max(1, min(_MAX_BATCH, _BATCH_BYTES // per_image)))
+    return sizes
+
+
+def _guarded(input_path: Path | None, function, *args, **kwargs):
+    """(function's result, None), or (None, the failure as one line naming `input_path`)."""
+
+    def named(text: str) -> str:
+        return text if input_path is None or str(input_path) in text else f"{input_path}: {text}"
+
+    try:
+        return function(*args, **kwargs), None
+    except (KerasLieError, FileExistsError) as error:
+        return None, named(str(error))
+    except OSError as error:
+        return None, named(str(error.strerror or error))
+    except (tf.errors.ResourceExhaustedError, MemoryError):
+        return None, named("not enough memory; scale it down or cut it into tiles.")
+    except tf.errors.OpError as error:
+        return None, named(error.message.splitlines()[0])
+
+
+def _load(pair, scheme, max_pixels) -> np.ndarray:
+    input_path, output_path = pair
     if output_path.exists() and output_path.resolve() == input_path.resolve():
         raise ImageFileError(f"{output_path}: output would overwrite its input; choose another path.")
     image = read_image(input_path, max_pixels=max_pixels)
@@ -235,13 +302,17 @@ def _transform_file(scheme, direction, input_path, output_path, padding, overwri
             f"{input_path}: has {image.shape[-1]} channels but the key is for {scheme.channels}; "
             "convert the image (e.g. to RGB) or use a key made for this channel count."
         )
-    try:
-        result = getattr(scheme, direction)(image, padding=padding)
-    except KerasLieError as error:
-        raise ImageFileError(f"{input_path}: {error}") from None
+    return image
+
+
+def _encode_png(output_path: Path, image: np.ndarray) -> bytes:
+    check_output_path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    write_png(output_path, result, overwrite=overwrite)
-    return tuple(result.shape[:2])
+    return tf.io.encode_png(tf.convert_to_tensor(image, tf.uint8)).numpy()
+
+
+def _raise(error: BaseException):
+    raise error
 
 
 def _folder_pairs(source: Path, destination: Path) -> list[tuple[Path, Path]]:

@@ -71,3 +71,34 @@ def test_name_clash_and_empty_folder(tmp_path, rng):
     (source / "x.jpg").write_bytes(tf.io.encode_jpeg(random_images(rng, (8, 8, 3))).numpy())
     with pytest.raises(ImageFileError, match="both be written"):
         transform_path(source, tmp_path / "out", key)
+
+
+def test_atomic_write_batch_writes_each_file_or_reports_why(tmp_path):
+    from keras_lie._files import atomic_write_batch
+
+    (tmp_path / "taken.png").write_bytes(b"old")
+    outcomes = atomic_write_batch([(tmp_path / "a.png", b"A"), (tmp_path / "taken.png", b"new"),
+                                   (tmp_path / "missing" / "b.png", b"B"), (tmp_path / "c.png", b"C")])
+    assert outcomes[0] is None and outcomes[3] is None
+    assert isinstance(outcomes[1], FileExistsError) and (tmp_path / "taken.png").read_bytes() == b"old"
+    assert outcomes[2] is not None
+    assert (tmp_path / "a.png").read_bytes() == b"A" and (tmp_path / "c.png").read_bytes() == b"C"
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_folder_runs_batch_mixed_sizes_and_keep_per_file_results(tmp_path):
+    rng = np.random.default_rng(0)
+    source = tmp_path / "in"
+    images = {}
+    for name, shape in {"a/0.png": (8, 8, 3), "a/1.png": (16, 8, 3), "b/2.png": (8, 8, 3), "b/3.png": (8, 8, 4)}.items():
+        path = source / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        images[name] = rng.integers(0, 256, shape, dtype=np.uint8)
+        path.write_bytes(tf.io.encode_png(images[name]).numpy())
+    key = BlockShuffleKey.generate(block_size=4, channels=3)
+    report = transform_path(source, tmp_path / "out", key, "encrypt")
+    assert len(report.written) == 3 and [p.name for p, _ in report.failures] == ["3.png"]
+    scheme = get_scheme(key)
+    for name in ("a/0.png", "a/1.png", "b/2.png"):  # batched by size, each exact
+        written = read_image(tmp_path / "out" / name)
+        np.testing.assert_array_equal(written, scheme.encrypt(images[name]))
