@@ -223,12 +223,22 @@ def _add_training_commands(commands) -> None:
     security.add_argument("--output", "-o", type=Path, required=True)
     security.set_defaults(handler=_security)
 
-    export = commands.add_parser("export", help="export a model (or the camera's encryptor) as a SavedModel")
+    export = commands.add_parser(
+        "export", help="export a classifier (or the camera's encryptor) as a SavedModel or TFLite file",
+        description="Export a .keras classifier for serving encrypted images, or, with --encryptor, the "
+                    "camera side that encrypts frames with --key (that file CONTAINS THE KEY: it is written "
+                    "owner-only). Parent folders are created (served/<name>/<version>).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     export.add_argument("--model", type=Path, help="a .keras classifier")
     export.add_argument("--encryptor", action="store_true", help="export the encryptor for --key instead (SECRET)")
-    export.add_argument("--key", type=Path)
-    export.add_argument("--output", "-o", type=Path, required=True)
-    export.add_argument("--force", action="store_true", help="replace an existing output folder")
+    export.add_argument("--key", type=Path, help="key file, for --encryptor")
+    export.add_argument("--format", choices=("saved_model", "tflite"), default="saved_model",
+                        help="a SavedModel folder, or one .tflite file (builtin ops only for the encryptor)")
+    export.add_argument("--image-size", metavar="HxW",
+                        help="frame size of a TFLite encryptor, e.g. 480x640 (TFLite needs it fixed)")
+    export.add_argument("--output", "-o", type=Path, required=True, help="output folder or .tflite file")
+    export.add_argument("--force", action="store_true", help="replace an existing export")
     export.set_defaults(handler=_export)
 
 
@@ -367,21 +377,41 @@ def _security(args) -> int:
 
 
 def _export(args) -> int:
-    from keras_lie.models import export, export_encryptor
+    from keras_lie.models import export, export_encryptor, export_encryptor_tflite, export_tflite
 
     if args.encryptor:
         if args.key is None:
             raise KerasLieError("--encryptor needs --key.")
-        path = export_encryptor(args.key, args.output, overwrite=args.force)
+        if args.format == "tflite":
+            if not args.image_size:
+                raise KerasLieError("--format tflite --encryptor needs --image-size HxW (e.g. 480x640).")
+            path = export_encryptor_tflite(args.key, args.output, _image_size(args.image_size), overwrite=args.force)
+        else:
+            path = export_encryptor(args.key, args.output, overwrite=args.force)
         print(f"Wrote the encryptor to {path}. It CONTAINS THE KEY: keep it as secret as the key file.")
         return 0
     if args.model is None:
         raise KerasLieError("Give --model (a .keras file), or --encryptor with --key.")
     from keras_lie.models.export import read_export_metadata
 
-    path = export(_load_model(args.model), args.output, overwrite=args.force)
+    model = _load_model(args.model)
+    if args.format == "tflite":
+        path = export_tflite(model, args.output, overwrite=args.force)
+        print(f"Wrote {path} and {path.name}.json.")
+        return 0
+    path = export(model, args.output, overwrite=args.force)
     print(f"Wrote SavedModel {path} ({json.dumps(read_export_metadata(path))}).")
     return 0
+
+
+def _image_size(text: str) -> tuple[int, int]:
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise KerasLieError(f"--image-size {text!r}: give HEIGHTxWIDTH, e.g. 480x640.") from None
+    if height < 1 or width < 1:
+        raise KerasLieError(f"--image-size {text!r}: sides must be positive.")
+    return height, width
 
 
 def _load_model(path: Path):

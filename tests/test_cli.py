@@ -200,6 +200,24 @@ def test_trainer_trains_on_an_encrypted_folder_without_the_key(key_path, tmp_pat
     assert run("evaluate", "--model", model, "--data", tmp_path / "enc-other", "--encrypted") == 1
     assert "evaluate it on images encrypted with its key" in capsys.readouterr().err
     assert run("evaluate", "--model", model, "--data", tmp_path / "enc", "--encrypted") == 0
+    # The camera and the operator, on TFLite: the holder exports the encryptor (it holds the key), the
+    # trainer's model is exported as is; new frames go through both and agree with Keras.
+    assert run("export", "--encryptor", "--key", key_path, "--format", "tflite", "--image-size", "16x16",
+               "-o", tmp_path / "camera.tflite") == 0
+    assert run("export", "--model", model, "--format", "tflite", "-o", tmp_path / "operator.tflite") == 0
+    frames = rng.integers(0, 256, (1, 16, 16, 3), dtype=np.uint8)
+    camera = tf.lite.Interpreter(model_path=str(tmp_path / "camera.tflite")).get_signature_runner()
+    encrypted_frames = camera(images=frames)["encrypted"]
+    np.testing.assert_array_equal(encrypted_frames, get_scheme(key).encrypt(frames))
+    operator = tf.lite.Interpreter(model_path=str(tmp_path / "operator.tflite"))
+    operator.allocate_tensors()
+    operator.set_tensor(operator.get_input_details()[0]["index"], encrypted_frames.astype("float32"))
+    operator.invoke()
+    import keras
+
+    keras_model = keras.models.load_model(model)
+    np.testing.assert_allclose(operator.get_tensor(operator.get_output_details()[0]["index"]),
+                               keras_model.predict(encrypted_frames.astype("float32"), verbose=0), atol=1e-4)
 
 
 def test_figure_command(image_tree, tmp_path):

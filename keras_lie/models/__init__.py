@@ -12,7 +12,13 @@ from keras_lie.models.classifier import (
 )
 from keras_lie.models.conversion import block_input_map, convert_key, from_plain
 from keras_lie.models.convmixer import convmixer
-from keras_lie.models.export import export, export_encryptor, read_export_metadata
+from keras_lie.models.export import (
+    export,
+    export_encryptor,
+    export_encryptor_tflite,
+    export_tflite,
+    read_export_metadata,
+)
 from keras_lie.models.initialization import initialize_stem_from_data
 from keras_lie.models.pyramidnet import pyramidnet
 from keras_lie.models.tanaka import tanaka_network
@@ -27,6 +33,8 @@ __all__ = [
     "encryption_info",
     "export",
     "export_encryptor",
+    "export_encryptor_tflite",
+    "export_tflite",
     "find_block_stem",
     "initialize_stem_from_data",
     "from_plain",

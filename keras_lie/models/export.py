@@ -1,4 +1,4 @@
-"""SavedModel export: the operator's classifier and the camera's encryptor."""
+"""Export for serving: the operator's classifier and the camera's encryptor, as SavedModel or TFLite."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from keras_lie._files import atomic_write_bytes
 from keras_lie.errors import KerasLieError
 from keras_lie.keys import Key, load_key
 from keras_lie.layers.base_cipher_layer import BaseCipherLayer
 from keras_lie.models.classifier import encryption_info, walk_layers
 from keras_lie.schemes import get_scheme
+from keras_lie.schemes._gather import apply_plan_arithmetic
 from keras_lie.version import __version__
 
 METADATA_FILE = "keras_lie.json"
@@ -40,14 +42,7 @@ def export(model: keras.Model, path: str | os.PathLike, *, overwrite: bool = Fal
             handed out; export the camera side with `export_encryptor` (a file as
             secret as the key) and the classifier without the cipher layer.
     """
-    cipher_layers = [layer.name for layer in walk_layers(model) if isinstance(layer, BaseCipherLayer)]
-    if cipher_layers:
-        raise KerasLieError(
-            f"The model contains the cipher layer(s) {', '.join(cipher_layers)}, whose exported graph would give "
-            "away the key. Export the classifier without them (it takes encrypted images), and the camera's "
-            "encryption with keras_lie.models.export_encryptor (`keras-lie export --encryptor --key KEY`), "
-            "which is written owner-only and must be kept as secret as the key."
-        )
+    _refuse_cipher_layers(model)
     height, width, channels = model.input_shape[1:]
     info = encryption_info(model)
     metadata = {
@@ -105,6 +100,17 @@ def export_encryptor(key: Key | str | os.PathLike, path: str | os.PathLike, *, o
     return _save_atomically(module, path, {"serving_default": encrypt}, text, overwrite, secret=True)
 
 
+def _refuse_cipher_layers(model: keras.Model) -> None:
+    cipher_layers = [layer.name for layer in walk_layers(model) if isinstance(layer, BaseCipherLayer)]
+    if cipher_layers:
+        raise KerasLieError(
+            f"The model contains the cipher layer(s) {', '.join(cipher_layers)}, whose exported graph would give "
+            "away the key. Export the classifier without them (it takes encrypted images), and the camera's "
+            "encryption with keras_lie.models.export_encryptor (`keras-lie export --encryptor --key KEY`), "
+            "which is written owner-only and must be kept as secret as the key."
+        )
+
+
 def _output_activation(model: keras.Model):
     """The activation of the layer that produces the model's output (through nested models)."""
     layer = model.layers[-1]
@@ -139,8 +145,7 @@ def _save_atomically(module, path, signatures, metadata_text, overwrite, secret)
             "overwrite=True (--force). Choose another path."
         )
     parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise KerasLieError(f"Folder {parent} does not exist; create it first.")
+    parent.mkdir(parents=True, exist_ok=True)  # serving layouts: served/<name>/<version>
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=parent))
     try:
         with tempfile.TemporaryDirectory() as scratch:
@@ -161,4 +166,86 @@ def _save_atomically(module, path, signatures, metadata_text, overwrite, secret)
             os.chmod(path, 0o700)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+EXPORT_FORMATS = ("saved_model", "tflite")
+
+
+def export_tflite(model: keras.Model, path: str | os.PathLike, *, overwrite: bool = False,
+                  class_names: list[str] | None = None) -> Path:
+    """Export a classifier as a TFLite flatbuffer through Keras' own export (`format="litert"`).
+
+    The model takes float32 `(1, H, W, C)` encrypted images (values 0..255) and
+    returns its outputs; `<path>.json` beside it gives the scheme, the key's
+    fingerprint (never the key), the input shape and the class names. A model
+    holding `Encrypt`/`Decrypt` layers is refused, as by `export`.
+    """
+    _refuse_cipher_layers(model)
+    path = _new_file(path, ".tflite", overwrite)
+    height, width, channels = model.input_shape[1:]
+    staging = path.with_name(f".{path.name}.staging.tflite")
+    try:
+        model.export(str(staging), format="litert", verbose=False,
+                     input_signature=[tf.TensorSpec((1, height, width, channels), tf.float32)])
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+    info = encryption_info(model)
+    metadata = {"format": "keras-lie-classifier-tflite", "keras_lie_version": __version__,
+                "scheme": info.scheme if info else None, "key_fingerprint": info.key_fingerprint if info else None,
+                "input_shape": [1, height, width, channels], "input_dtype": "float32",
+                "num_classes": int(model.output_shape[-1]), "class_names": class_names}
+    atomic_write_bytes(path.with_name(path.name + ".json"), json.dumps(metadata, indent=1).encode(), overwrite=True)
+    return path
+
+
+def export_encryptor_tflite(key: Key | str | os.PathLike, path: str | os.PathLike, image_size: tuple[int, int], *,
+                            overwrite: bool = False) -> Path:
+    """Export the camera side as a TFLite flatbuffer with builtin ops only (no Flex delegate).
+
+    Input uint8 `(N, H, W, C)` frames of `image_size` (H, W); output the encrypted
+    frames, bit for bit those of `keras_lie.encrypt` (the bit operations are
+    written as integer arithmetic, which TFLite's builtin ops run). THE FILE
+    CONTAINS THE KEY and is written owner-only (0600).
+    """
+    if not isinstance(key, Key):
+        key = load_key(key)
+    height, width = (int(v) for v in image_size)
+    scheme = get_scheme(key, jit_compile=False)
+    scheme.check_spatial_shape(height, width)
+    with tf.init_scope():
+        plan = scheme.plan(height, width, "encrypt")
+    channels = key.channels
+
+    @tf.function(input_signature=[tf.TensorSpec([None, height, width, channels], tf.uint8, name="images")],
+                 autograph=False)
+    def encrypt(images):
+        flat = tf.reshape(images, [-1, height * width * channels])
+        encrypted = flat if plan is None else apply_plan_arithmetic(flat, plan)
+        return {"encrypted": tf.reshape(encrypted, [-1, height, width, channels])}
+
+    path = _new_file(path, ".tflite", overwrite)
+    module = tf.Module()
+    module.encrypt = encrypt
+    # Through a SavedModel (in a private scratch folder, removed after), so that the
+    # flatbuffer keeps the `serving_default` signature with named inputs and outputs.
+    with tempfile.TemporaryDirectory() as scratch:
+        tf.saved_model.save(module, scratch, signatures={"serving_default": encrypt})
+        converter = tf.lite.TFLiteConverter.from_saved_model(scratch)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        flatbuffer = converter.convert()
+    atomic_write_bytes(path, flatbuffer, mode=0o600, overwrite=overwrite)
+    return path
+
+
+def _new_file(path, suffix: str, overwrite: bool) -> Path:
+    path = Path(path)
+    if path.suffix != suffix:
+        raise KerasLieError(f"{path}: a TFLite model is one file; give a name ending in {suffix}.")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; choose another path or pass overwrite=True (--force).")
+    if path.is_dir():
+        raise KerasLieError(f"{path} is a folder; give a file name ending in {suffix}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
     return path

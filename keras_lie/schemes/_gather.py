@@ -75,3 +75,25 @@ def block_offset_to_image_delta(block_offsets, width, channels: int, block_size:
     block_offsets = tf.convert_to_tensor(block_offsets, dtype=tf.int32)
     row, col, chan = offset_coordinates(block_offsets, block_size, channels)
     return (row * width + col) * channels + chan
+
+
+def apply_plan_arithmetic(flat_images: tf.Tensor, plan: BytePlan | NibblePlan) -> tf.Tensor:
+    """`apply_plan` with integer arithmetic instead of bit operations, for TFLite's builtin ops.
+
+    For 4-bit values, `(v >> s) & 15` is `(v // 2**s) % 16`, `v ^ 15` is `15 - v`,
+    and `(hi << 4) | lo` is `16 * hi + lo`; the result is bit-identical.
+    Takes and returns uint8 `(N, H*W*C)`.
+    """
+    x = tf.cast(flat_images, tf.int32)
+    if isinstance(plan, BytePlan):
+        return tf.cast(tf.gather(x, plan.index, axis=1), tf.uint8)
+
+    def nibble(index, shift, xor):
+        divisor = 1 + 15 * (tf.cast(shift, tf.int32) // 4)  # 2**shift for shifts of 0 and 4
+        value = tf.math.floormod(tf.math.floordiv(tf.gather(x, index, axis=1), divisor), 16)
+        flip = tf.cast(tf.cast(xor, tf.int32) > 0, tf.int32)
+        return value + flip * (15 - 2 * value)
+
+    lo = nibble(plan.lo_index, plan.lo_shift, plan.lo_xor)
+    hi = nibble(plan.hi_index, plan.hi_shift, plan.hi_xor)
+    return tf.cast(16 * hi + lo, tf.uint8)

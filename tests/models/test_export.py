@@ -5,6 +5,7 @@ import stat
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,6 +18,7 @@ tiny = functools.partial(pyramidnet, depth=8, alpha=8)
 
 LOAD_WITHOUT_KERAS_LIE = """
 import sys, json
+import keras
 import numpy as np
 sys.modules["keras_lie"] = None  # importing keras_lie now fails: the SavedModel must not need it
 import tensorflow as tf
@@ -74,3 +76,41 @@ def test_encryptor_embeds_the_key_and_is_owner_only(tmp_path):
     out = encryptor.signatures["serving_default"](images=tf.constant(x))["encrypted"].numpy()
     assert np.array_equal(out, keras_lie.encrypt(x, key))
     assert read_export_metadata(path)["secret"] is True
+
+
+@pytest.mark.parametrize("scheme", ["learnable", "block_shuffle", "cat_map", "plain"])
+def test_tflite_encryptor_is_bit_exact_with_builtin_ops_only(scheme, tmp_path):
+    key = generate_key(scheme, block_size=4 if scheme in ("learnable", "block_shuffle") else None)
+    path = keras_lie.models.export_encryptor_tflite(key, tmp_path / "camera.tflite", (16, 24))
+    assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0  # holds the key: owner-only
+    interpreter = tf.lite.Interpreter(model_path=str(path))  # the stock interpreter: no Flex delegate
+    runner = interpreter.get_signature_runner()
+    frames = np.random.default_rng(0).integers(0, 256, (3, 16, 24, 3), dtype=np.uint8)
+    encrypted = runner(images=frames)["encrypted"]
+    np.testing.assert_array_equal(encrypted, keras_lie.encrypt(frames, key))
+
+
+def test_tflite_classifier_agrees_with_keras_and_refuses_cipher_layers(tmp_path):
+    key = generate_key("learnable")
+    model = build_classifier(key, backbone=tiny, input_shape=(16, 16, 3), num_classes=5)
+    path = keras_lie.models.export_tflite(model, tmp_path / "served" / "classifier.tflite", class_names=list("abcde"))
+    metadata = json.loads((tmp_path / "served" / "classifier.tflite.json").read_text())
+    assert metadata["key_fingerprint"] == key.fingerprint and metadata["class_names"] == list("abcde")
+    interpreter = tf.lite.Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    x = keras_lie.encrypt(np.random.default_rng(1).integers(0, 256, (1, 16, 16, 3), dtype=np.uint8), key)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x.astype("float32"))
+    interpreter.invoke()
+    output = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(output, model.predict(x.astype("float32"), verbose=0), atol=1e-4)
+    key.save(tmp_path / "key.json")
+    inputs = keras.Input((16, 16, 3), dtype="uint8")
+    holder = keras.Model(inputs, keras_lie.layers.Encrypt(tmp_path / "key.json")(inputs))
+    with pytest.raises(keras_lie.errors.KerasLieError, match="export_encryptor"):
+        keras_lie.models.export_tflite(holder, tmp_path / "leak.tflite")
+
+
+def test_saved_model_export_creates_the_serving_layout(tmp_path):
+    model = build_classifier("plain", backbone=tiny, input_shape=(16, 16, 3))
+    path = export(model, tmp_path / "served" / "mymodel" / "1")
+    assert (path / "saved_model.pb").is_file()
