@@ -24,6 +24,7 @@ setup(
         "keras>=3",
         "numpy",
         "tensorflow-datasets",
+        "importlib_resources",  # tensorflow-datasets needs it to prepare a dataset, without declaring it
         "matplotlib",
     ],
     extras_require={

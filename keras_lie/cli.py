@@ -167,7 +167,11 @@ def _add_training_commands(commands) -> None:
     train.add_argument("--key", type=Path, help="key file to encrypt with")
     train.add_argument("--encrypted", action="store_true", help="--data is already encrypted")
     train.add_argument("--scheme", default=None, help="scheme of already-encrypted data")
-    train.add_argument("--stem-input", choices=INPUT_MODES, default="bytes")
+    train.add_argument("--stem-input", choices=INPUT_MODES, default="bytes",
+                       help="what the block stem sees: bytes (the paper) or nibbles (exact key conversion)")
+    train.add_argument("--restart", action="store_true",
+                       help="start over in --output, discarding a run there (a run with other settings is "
+                            "refused otherwise)")
     train.add_argument("--recalibrate-batch-norm", type=int, default=0, metavar="BATCHES",
                        help="after training, set batch normalisation's statistics from this many training "
                             "batches (worth several points after short runs; 0: keep the moving averages)")
@@ -280,7 +284,8 @@ def _train(args) -> int:
     print(f"Settings: {settings}")
     model, results = run_configuration(settings, train_source, test_source, scheme_name, args.output, stem={},
                                        stem_input_mode=args.stem_input, key=key, verbose="auto",
-                                       recalibrate_batch_norm_steps=args.recalibrate_batch_norm)
+                                       recalibrate_batch_norm_steps=args.recalibrate_batch_norm,
+                                       restart=args.restart)
     model.save(args.output / "model.keras")
     print(f"Test accuracy {results['test_accuracy']:.4f}; model in {args.output / 'model.keras'}")
     return 0
@@ -468,6 +473,10 @@ def _transform(args) -> int:
         print(f"keras-lie: warning: {warning.message}", file=sys.stderr)
     verb = "Encrypted" if args.direction == "encrypt" else "Decrypted"
     print(f"{verb} {len(report.written)} file(s) into {args.destination}.")
+    if report.skipped:
+        kinds = ", ".join(sorted({path.suffix.lower() or "(no suffix)" for path in report.skipped}))
+        print(f"keras-lie: skipped {len(report.skipped)} file(s) that are not PNG, JPEG, BMP or GIF images ({kinds}).",
+              file=sys.stderr)
     for _path, reason in report.failures:
         print(f"keras-lie: failed: {reason}", file=sys.stderr)
     if report.failures:

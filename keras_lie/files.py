@@ -36,6 +36,7 @@ class FileReport:
     written: list[Path] = dataclasses.field(default_factory=list)
     failures: list[tuple[Path, str]] = dataclasses.field(default_factory=list)
     manifest: Path | None = None  # the dataset manifest written for an encrypted folder
+    skipped: list[Path] = dataclasses.field(default_factory=list)  # files of a folder that are not images
 
     @property
     def ok(self) -> bool:
@@ -179,13 +180,14 @@ def transform_path(
     source, destination = Path(source), Path(destination)
     if not source.exists():
         raise ImageFileError(f"{source} does not exist.")
+    skipped: list[Path] = []
     if source.is_dir():
-        pairs = _folder_pairs(source, destination)
+        pairs = _folder_pairs(source, destination, skipped)
     else:
         target = destination / f"{source.stem}.png" if destination.is_dir() else destination
         check_output_path(target)
         pairs = [(source, target)]
-    report = FileReport()
+    report = FileReport(skipped=skipped)
     bar = None
     if progress and len(pairs) > 1:
         import keras
@@ -315,7 +317,7 @@ def _raise(error: BaseException):
     raise error
 
 
-def _folder_pairs(source: Path, destination: Path) -> list[tuple[Path, Path]]:
+def _folder_pairs(source: Path, destination: Path, skipped: list[Path]) -> list[tuple[Path, Path]]:
     source_resolved, destination_resolved = source.resolve(), destination.resolve()
     if destination_resolved == source_resolved or source_resolved in destination_resolved.parents:
         raise ImageFileError(
@@ -324,10 +326,9 @@ def _folder_pairs(source: Path, destination: Path) -> list[tuple[Path, Path]]:
         )
     if destination.exists() and not destination.is_dir():
         raise ImageFileError(f"{destination} is a file; the output of a folder must be a folder.")
-    inputs = sorted(
-        path for path in source.rglob("*")
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
-    )
+    files = sorted(path for path in source.rglob("*") if path.is_file() and not path.name.startswith("."))
+    inputs = [path for path in files if path.suffix.lower() in IMAGE_SUFFIXES]
+    skipped.extend(path for path in files if path.suffix.lower() not in IMAGE_SUFFIXES)
     if not inputs:
         raise ImageFileError(
             f"{source} holds no image files ({', '.join(IMAGE_SUFFIXES)})."

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_lie._files import atomic_write_bytes
-from keras_lie.errors import TrainingDivergedError
+from keras_lie.errors import KerasLieError, TrainingDivergedError
 from keras_lie.keys import Key
 from keras_lie.models import build_classifier, pyramidnet, walk_layers
 from keras_lie.options import SCHEDULES
@@ -63,6 +63,7 @@ def train(
     metadata: dict | None = None,
     validation_freq: int = 1,
     recalibrate_batch_norm_steps: int = 0,
+    restart: bool = False,
     verbose: int | str = "auto",
 ) -> tuple[keras.Model, dict]:
     """Train a classifier; return it and a results dict (also written as `results.json`).
@@ -75,8 +76,11 @@ def train(
             a function with `strategy` or `mixed_precision`, so that the model is
             built inside the strategy's scope and under the dtype policy.
         output_dir: where `last.keras` (a checkpoint every epoch), `log.csv`,
-            `state.json` and `results.json` go. With `resume`, training continues
-            from the last finished epoch found there.
+            `state.json`, `run.json` (the run's settings) and `results.json` go.
+            With `resume`, training continues from the last finished epoch found
+            there, provided the settings are the same: a folder holding a run with
+            other settings is refused (never silently mixed) unless `restart`.
+        restart: start over in `output_dir`, removing an earlier run's files.
         strategy: a `tf.distribute.Strategy` (MirroredStrategy, MultiWorkerMirrored, TPU).
         metadata: stored in the results (dataset, key fingerprint, seed, ...).
         validation_freq: validate every this many epochs (Keras' `fit` semantics).
@@ -114,6 +118,12 @@ def train(
     output = Path(output_dir) if output_dir is not None else None
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
+        # The epoch count is left out: resuming with more epochs extends a run.
+        _claim_run_folder(output, {
+            "config": {"learning_rate": learning_rate, "momentum": momentum, "nesterov": nesterov,
+                       "weight_decay": weight_decay, "schedule": schedule, "mixed_precision": mixed_precision},
+            "metadata": metadata or {},
+        }, restart=restart or not resume)
     previous_policy = keras.config.dtype_policy()
     if mixed_precision:
         keras.config.set_dtype_policy("mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16")
@@ -291,6 +301,49 @@ def load_checkpoint(path: str | os.PathLike) -> keras.Model:
     import keras_lie.models  # noqa: F401
 
     return keras.models.load_model(path)
+
+
+RUN_FILES = ("last.keras", "state.json", "log.csv", "results.json", "run.json")
+
+
+def _claim_run_folder(folder: Path, settings: dict, *, restart: bool) -> None:
+    """Record the run's settings in `run.json`; refuse a folder that holds a run with other settings."""
+    settings = json.loads(json.dumps(settings, default=str))  # as it reads back
+    record = folder / "run.json"
+    if restart:
+        for name in RUN_FILES:
+            (folder / name).unlink(missing_ok=True)
+    elif record.exists():
+        try:
+            earlier = json.loads(record.read_text())
+        except ValueError:
+            earlier = None
+        if earlier is not None and not settings["metadata"]:
+            settings["metadata"] = earlier.get("metadata", {})  # a resume that describes nothing compares the rest
+        if earlier != settings:
+            differences = _differences(earlier or {}, settings)
+            raise KerasLieError(
+                f"{folder} holds a run with other settings ({'; '.join(differences[:4]) or 'unreadable run.json'}); "
+                "choose another output folder, or restart it (restart=True, --restart) to discard that run."
+            )
+        return
+    elif (folder / "last.keras").exists() or (folder / "results.json").exists():
+        raise KerasLieError(
+            f"{folder} holds a run whose settings were not recorded; choose another output folder, or restart "
+            "it (restart=True, --restart)."
+        )
+    atomic_write_bytes(record, json.dumps(settings, indent=1).encode(), overwrite=True)
+
+
+def _differences(earlier: dict, now: dict, prefix: str = "") -> list[str]:
+    found = []
+    for name in sorted(set(earlier) | set(now)):
+        a, b = earlier.get(name), now.get(name)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += _differences(a, b, f"{prefix}{name}.")
+        elif a != b:
+            found.append(f"{prefix}{name}: {a!r} there, {b!r} now")
+    return found
 
 
 def _save_model_atomically(model: keras.Model, folder: Path) -> None:

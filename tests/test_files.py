@@ -102,3 +102,13 @@ def test_folder_runs_batch_mixed_sizes_and_keep_per_file_results(tmp_path):
     for name in ("a/0.png", "a/1.png", "b/2.png"):  # batched by size, each exact
         written = read_image(tmp_path / "out" / name)
         np.testing.assert_array_equal(written, scheme.encrypt(images[name]))
+
+
+def test_folder_runs_count_the_files_they_skip(tmp_path):
+    source = tmp_path / "in" / "cat"
+    source.mkdir(parents=True)
+    (source / "a.png").write_bytes(tf.io.encode_png(np.zeros((4, 4, 3), np.uint8)).numpy())
+    (source / "notes.txt").write_text("not an image")
+    (source / "b.webp").write_bytes(b"RIFF....WEBP")
+    report = transform_path(tmp_path / "in", tmp_path / "out", BlockShuffleKey.generate(block_size=2), "encrypt")
+    assert len(report.written) == 1 and sorted(p.name for p in report.skipped) == ["b.webp", "notes.txt"]

@@ -156,3 +156,18 @@ def test_load_checkpoint_works_in_a_fresh_process(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("plain_classifier")
+
+
+def test_a_run_folder_with_other_settings_is_refused_not_mixed(tmp_path):
+    from keras_lie.errors import KerasLieError
+
+    keras.utils.set_random_seed(0)
+    train(builder, tiny_data(), epochs=1, output_dir=tmp_path, learning_rate=0.01, metadata={"depth": 8}, verbose=0)
+    stamp = (tmp_path / "last.keras").stat().st_mtime_ns
+    with pytest.raises(KerasLieError, match="other settings .*depth: 8 there, 14 now"):
+        train(builder, tiny_data(), epochs=2, output_dir=tmp_path, learning_rate=0.01, metadata={"depth": 14},
+              verbose=0)
+    assert (tmp_path / "last.keras").stat().st_mtime_ns == stamp  # the earlier run is untouched
+    _, results = train(builder, tiny_data(), epochs=1, output_dir=tmp_path, learning_rate=0.01,
+                       metadata={"depth": 14}, restart=True, verbose=0)
+    assert results["metadata"] == {"depth": 14} and results["config"]["initial_epoch"] == 0

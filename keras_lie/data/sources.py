@@ -90,10 +90,16 @@ def load_source(
 
 
 def _tfds_source(name, split, data_dir, limit, seed) -> ImageSource:
-    import tensorflow_datasets as tfds
-
     try:
+        import tensorflow_datasets as tfds
+
         dataset, info = tfds.load(name, split=split, data_dir=data_dir, as_supervised=True, with_info=True)
+    except ImportError as error:
+        raise DatasetUnavailableError(
+            f"TensorFlow Datasets cannot prepare '{name}': {error}. Install the missing package "
+            f"(pip install {getattr(error, 'name', None) or 'it'}), or use a local copy (a zip or folder of "
+            "class folders, e.g. --data ../shared/data/cifar10-jpeg.zip)."
+        ) from None
     except Exception as error:  # noqa: BLE001 - tfds raises many types for offline/missing data
         raise DatasetUnavailableError(
             f"Cannot load TensorFlow Datasets '{name}' ({type(error).__name__}: "

@@ -18,7 +18,7 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
                       stem: dict, stem_input_mode: str, key: Key | None = None, backbone: str = "pyramidnet",
                       seed: int | None = None, stem_data_init: bool = False, init_from_plain: bool = False,
                       validation_freq: int = 1, recalibrate_batch_norm_steps: int = 0,
-                      verbose: int | str = 2):
+                      restart: bool = False, verbose: int | str = 2):
     """Train one (scheme, stem, backbone, seed) at `settings`; return the model and `train`'s results.
 
     Without `key`, a key is derived from the seed (reproducible experiments),
@@ -89,7 +89,7 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
         builder, train_data, test_data, epochs=settings.epochs, learning_rate=settings.learning_rate,
         schedule=settings.schedule, output_dir=output_dir, mixed_precision=settings.mixed_precision,
         jit_compile=settings.jit_compile, validation_freq=validation_freq,
-        recalibrate_batch_norm_steps=recalibrate_batch_norm_steps, verbose=verbose,
+        recalibrate_batch_norm_steps=recalibrate_batch_norm_steps, restart=restart, verbose=verbose,
         metadata={"scheme": scheme, "stem": stem, "stem_input_mode": stem_input_mode, "backbone": backbone,
                   "stem_data_init": stem_data_init, "init_from_plain": init_from_plain,
                   "key_fingerprint": key.fingerprint if key is not None else (manifest.key_fingerprint if manifest

@@ -56,3 +56,16 @@ def test_shared_cifar_zip(cifar_zip):
     assert source.class_names[:3] == ["airplane", "automobile", "bird"]
     images = [x for x, _ in source.dataset]
     assert len(images) == 20 and images[0].shape == (32, 32, 3)
+
+
+def test_a_missing_tfds_dependency_is_named_not_blamed_on_being_offline(monkeypatch):
+    import tensorflow_datasets as tfds
+
+    from keras_lie.data import DatasetUnavailableError
+
+    def missing(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'importlib_resources'", name="importlib_resources")
+
+    monkeypatch.setattr(tfds, "load", missing)
+    with pytest.raises(DatasetUnavailableError, match="pip install importlib_resources"):
+        load_source("cifar10", "test")
