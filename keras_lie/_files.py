@@ -31,7 +31,7 @@ def atomic_write_bytes(
     if path.exists() and not overwrite:
         raise FileExistsError(
             f"{path} already exists; refusing to overwrite it "
-            "(choose another path, or pass overwrite=True / --force)."
+            "(choose another path, or pass overwrite=True / --overwrite)."
         )
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():

@@ -72,6 +72,20 @@ def _show_progress() -> None:
     logger.setLevel(logging.INFO)
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default unless it has none (None, off) or its help already says it."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _progress_verbosity() -> int:
+    """Keras' progress bar on a terminal; one line per epoch in logs (no control characters)."""
+    return 1 if sys.stdout.isatty() else 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keras-lie",
@@ -79,9 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_parser = commands.add_parser
+
+    def add_command(*args, **kwargs):  # every command's help shows its defaults
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        return add_parser(*args, **kwargs)
+
+    commands.add_parser = add_command
 
     keygen = commands.add_parser(
-        "keygen", help="generate a secret key", description="Generate a secret key file (0600)."
+        "keygen", help="generate a secret key", description="Generate a secret key file (0600).",
     )
     keygen.add_argument(
         "--scheme", default="learnable",
@@ -98,14 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="import a key saved by the authors' published code instead of generating one",
     )
     keygen.add_argument("-o", "--output", required=True, type=Path, help="key file to write")
-    keygen.add_argument("--force", action="store_true", help="overwrite an existing key file")
+    keygen.add_argument("--overwrite", action="store_true", help="replace an existing key file")
+    keygen.add_argument("--force", dest="overwrite", action="store_true", help=argparse.SUPPRESS)  # old spelling
     keygen.set_defaults(handler=_keygen)
 
     info = commands.add_parser(
         "key-info", help="show a key's scheme, sizes and fingerprint",
         description="Show a key's scheme, sizes and fingerprint (never the key material).",
     )
-    info.add_argument("key", type=Path)
+    info.add_argument("key", type=Path, help="key file")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(handler=_key_info)
 
@@ -118,8 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
             ),
         )
         sub.add_argument("--key", required=True, type=Path, help="key file")
-        sub.add_argument("source", metavar="SRC", type=Path)
-        sub.add_argument("destination", metavar="DST", type=Path)
+        sub.add_argument("source", metavar="SRC", type=Path, help="an image file or a folder tree")
+        sub.add_argument("destination", metavar="DST", type=Path, help="a .png file, or a folder")
         sub.add_argument(
             "--padding", choices=PADDING_MODES, default="error",
             help="for sides that are not multiples of the block size (default: error)",
@@ -144,16 +166,18 @@ def _add_training_commands(commands) -> None:
         sub.add_argument("--data-dir", help="TensorFlow Datasets folder (for a prepared copy)")
         sub.add_argument("--train-size", type=int, help="class-balanced subset of the training set")
         sub.add_argument("--test-size", type=int, help="class-balanced subset of the test set")
-        sub.add_argument("--epochs", type=int)
-        sub.add_argument("--batch-size", type=int)
-        sub.add_argument("--learning-rate", type=float)
-        sub.add_argument("--schedule", choices=SCHEDULES)
+        sub.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
+        sub.add_argument("--batch-size", type=int, help="global batch size (default: the preset's)")
+        sub.add_argument("--learning-rate", type=float, help="SGD learning rate (default: the preset's)")
+        sub.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default: the preset's)")
         sub.add_argument("--depth", type=int, help="PyramidNet depth (6n + 2)")
         sub.add_argument("--alpha", type=float, help="PyramidNet widening factor")
-        sub.add_argument("--seed", type=int)
+        sub.add_argument("--seed", type=int, help="seed of data order, augmentation and initial weights "
+                                                    "(default: the preset's)")
         sub.add_argument("--no-augment", dest="augment", action="store_const", const=False, default=None,
                          help="no block-aligned augmentation")
-        sub.add_argument("--mixed-precision", action="store_const", const=True, default=None)
+        sub.add_argument("--mixed-precision", action="store_const", const=True, default=None,
+                         help="float16 (GPU) or bfloat16 (CPU) compute")
         sub.add_argument("--output", "-o", type=Path, required=True, help="output folder")
 
     train = commands.add_parser(
@@ -180,13 +204,14 @@ def _add_training_commands(commands) -> None:
 
     evaluate = commands.add_parser("evaluate", help="evaluate a trained model on a test split")
     evaluate.add_argument("--model", type=Path, required=True, help="a .keras model from `train`")
-    evaluate.add_argument("--data", required=True)
-    evaluate.add_argument("--data-dir")
-    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--data", required=True,
+                          help="cifar10, cifar100, a class-folder tree, a zip of one, or an encrypted folder")
+    evaluate.add_argument("--data-dir", help="TensorFlow Datasets folder (for a prepared copy)")
+    evaluate.add_argument("--split", default="test", help="the split (sub-folder) to evaluate on")
     evaluate.add_argument("--key", type=Path, help="key to encrypt the data with (checked against the model)")
     evaluate.add_argument("--encrypted", action="store_true", help="--data is already encrypted")
-    evaluate.add_argument("--batch-size", type=int, default=128)
-    evaluate.add_argument("--limit", type=int)
+    evaluate.add_argument("--batch-size", type=int, default=128, help="images per batch")
+    evaluate.add_argument("--limit", type=int, help="evaluate on a class-balanced subset of this many images")
     evaluate.set_defaults(handler=_evaluate)
 
     reproduce = commands.add_parser(
@@ -194,7 +219,8 @@ def _add_training_commands(commands) -> None:
         description="Train the same network on plain, cat map, naive shuffle and proposed images "
                     "and write results.md, results.json and results.png beside the paper's figures.",
     )
-    reproduce.add_argument("--schemes", default="plain,cat_map,block_shuffle,learnable")
+    reproduce.add_argument("--schemes", default="plain,cat_map,block_shuffle,learnable",
+                           help="comma-separated schemes, one row each")
     reproduce.add_argument("--stem-inputs", default="bytes,nibbles", help="for the proposed scheme")
     add_budget_options(reproduce)
     reproduce.set_defaults(handler=_reproduce)
@@ -203,7 +229,7 @@ def _add_training_commands(commands) -> None:
     figure.add_argument("images", nargs="*", type=Path, help="image files (default: from --data)")
     figure.add_argument("--data", help="dataset to take images from (as for train)")
     figure.add_argument("--count", type=int, default=4, help="images taken from --data")
-    figure.add_argument("--block-size", type=int, default=4)
+    figure.add_argument("--block-size", type=int, default=4, help="block side M of the block-wise schemes")
     figure.add_argument("--seed", type=int, help="key seed (default: fresh random keys)")
     figure.add_argument("--output", "-o", type=Path, required=True, help="PNG file")
     figure.set_defaults(handler=_figure)
@@ -215,16 +241,17 @@ def _add_training_commands(commands) -> None:
                     "and key space, per scheme and block size.",
     )
     security.add_argument("--data", required=True, help="images to evaluate on (as for train)")
-    security.add_argument("--split", default="test")
+    security.add_argument("--split", default="test", help="the split to take images from")
     security.add_argument("--images", type=int, default=1000, help="how many images (default 1000)")
     security.add_argument("--key", type=Path, help="evaluate this key only (default: fresh keys per scheme)")
-    security.add_argument("--schemes", default="plain,cat_map,block_shuffle,learnable")
-    security.add_argument("--block-sizes", default="4,8")
+    security.add_argument("--schemes", default="plain,cat_map,block_shuffle,learnable",
+                          help="comma-separated schemes to evaluate")
+    security.add_argument("--block-sizes", default="4,8", help="comma-separated block sides M")
     security.add_argument("--train-leakage", action="store_true",
                           help="train small models on the learnable keys and measure what their weights leak")
-    security.add_argument("--leakage-epochs", type=int, default=3)
+    security.add_argument("--leakage-epochs", type=int, default=3, help="epochs of each --train-leakage model")
     security.add_argument("--seed", type=int, help="key seed (default: fresh random keys)")
-    security.add_argument("--output", "-o", type=Path, required=True)
+    security.add_argument("--output", "-o", type=Path, required=True, help="report folder")
     security.set_defaults(handler=_security)
 
     export = commands.add_parser(
@@ -232,7 +259,6 @@ def _add_training_commands(commands) -> None:
         description="Export a .keras classifier for serving encrypted images, or, with --encryptor, the "
                     "camera side that encrypts frames with --key (that file CONTAINS THE KEY: it is written "
                     "owner-only). Parent folders are created (served/<name>/<version>).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     export.add_argument("--model", type=Path, help="a .keras classifier")
     export.add_argument("--encryptor", action="store_true", help="export the encryptor for --key instead (SECRET)")
@@ -242,7 +268,9 @@ def _add_training_commands(commands) -> None:
     export.add_argument("--image-size", metavar="HxW",
                         help="frame size of a TFLite encryptor, e.g. 480x640 (TFLite needs it fixed)")
     export.add_argument("--output", "-o", type=Path, required=True, help="output folder or .tflite file")
-    export.add_argument("--force", action="store_true", help="replace an existing export")
+    export.add_argument("--overwrite", action="store_true",
+                        help="replace an existing export (only a SavedModel, an empty folder or a .tflite file)")
+    export.add_argument("--force", dest="overwrite", action="store_true", help=argparse.SUPPRESS)  # old spelling
     export.set_defaults(handler=_export)
 
 
@@ -283,7 +311,7 @@ def _train(args) -> int:
     scheme_name = scheme_name or "plain"
     print(f"Settings: {settings}")
     model, results = run_configuration(settings, train_source, test_source, scheme_name, args.output, stem={},
-                                       stem_input_mode=args.stem_input, key=key, verbose="auto",
+                                       stem_input_mode=args.stem_input, key=key, verbose=_progress_verbosity(),
                                        recalibrate_batch_norm_steps=args.recalibrate_batch_norm,
                                        restart=args.restart)
     model.save(args.output / "model.keras")
@@ -302,7 +330,7 @@ def _evaluate(args) -> int:
     check_data(model, encrypted=args.encrypted, manifest=source.manifest, key=key)
     data = make_pipeline(source, key, batch_size=args.batch_size)
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    loss, accuracy = model.evaluate(data, verbose=0)[:2]
+    loss, accuracy = model.evaluate(data, verbose=_progress_verbosity())[:2]
     print(json.dumps({"model": str(args.model), "data": source.name, "examples": source.size,
                       "loss": float(loss), "accuracy": float(accuracy)}))
     return 0
@@ -390,9 +418,9 @@ def _export(args) -> int:
         if args.format == "tflite":
             if not args.image_size:
                 raise KerasLieError("--format tflite --encryptor needs --image-size HxW (e.g. 480x640).")
-            path = export_encryptor_tflite(args.key, args.output, _image_size(args.image_size), overwrite=args.force)
+            path = export_encryptor_tflite(args.key, args.output, _image_size(args.image_size), overwrite=args.overwrite)
         else:
-            path = export_encryptor(args.key, args.output, overwrite=args.force)
+            path = export_encryptor(args.key, args.output, overwrite=args.overwrite)
         print(f"Wrote the encryptor to {path}. It CONTAINS THE KEY: keep it as secret as the key file.")
         return 0
     if args.model is None:
@@ -401,10 +429,10 @@ def _export(args) -> int:
 
     model = _load_model(args.model)
     if args.format == "tflite":
-        path = export_tflite(model, args.output, overwrite=args.force)
+        path = export_tflite(model, args.output, overwrite=args.overwrite)
         print(f"Wrote {path} and {path.name}.json.")
         return 0
-    path = export(model, args.output, overwrite=args.force)
+    path = export(model, args.output, overwrite=args.overwrite)
     print(f"Wrote SavedModel {path} ({json.dumps(read_export_metadata(path))}).")
     return 0
 
@@ -437,7 +465,7 @@ def _keygen(args) -> int:
         key = LearnableKey.from_reference_pickle(args.from_reference)
     else:
         key = generate_key(args.scheme, args.block_size, args.channels, seed=args.seed)
-    key.save(args.output, overwrite=args.force)
+    key.save(args.output, overwrite=args.overwrite)
     print(f"Wrote {key.scheme} key {key.short_fingerprint} to {args.output} (mode 0600).")
     if args.seed is not None:
         print("Note: a key derived from a seed is reproducible by anyone who knows the seed.")
@@ -467,7 +495,8 @@ def _transform(args) -> int:
         warnings.simplefilter("always", UserWarning)
         report = transform_path(
             args.source, args.destination, load_key(args.key), args.direction,
-            padding=args.padding, overwrite=args.overwrite, progress=not args.quiet, max_pixels=max_pixels,
+            padding=args.padding, overwrite=args.overwrite, progress=not args.quiet and sys.stdout.isatty(),
+            max_pixels=max_pixels,
         )
     for warning in caught:
         print(f"keras-lie: warning: {warning.message}", file=sys.stderr)

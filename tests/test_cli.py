@@ -244,3 +244,27 @@ def test_training_command_errors_are_one_line(tmp_path, capsys, monkeypatch, rng
     assert run("reproduce", "--preset", "quick", "--depth", "21", "--data", tree, "-o", tmp_path / "o") == 1
     err = capsys.readouterr().err
     assert "keras-lie: error: depth must be 6n + 2" in err and "Traceback" not in err
+
+
+def test_every_option_has_help_and_one_overwrite_spelling(tmp_path):
+    import argparse
+
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+            shown = [o for o in action.option_strings if action.help is not argparse.SUPPRESS]
+            assert "--force" not in shown, f"{name}: the flag is --overwrite"
+    key = tmp_path / "k.json"
+    assert run("keygen", "-o", key) == 0
+    assert run("keygen", "-o", key) == 1
+    assert run("keygen", "--overwrite", "-o", key) == 0
+
+
+def test_progress_output_has_no_control_characters_when_not_a_terminal(key_path, image_tree, tmp_path, capsys):
+    assert run("encrypt", "--key", key_path, image_tree, tmp_path / "enc") == 0  # capsys: not a terminal
+    out = capsys.readouterr().out
+    assert "\r" not in out and "\b" not in out and "\x1b" not in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 from collections.abc import Callable
 
@@ -41,8 +42,9 @@ def build_classifier(
         input_shape: `(H, W, C)` of the (encrypted) images, values 0..255.
         backbone: a `keras.Model` taking the stem's output, or a builder called as
             `backbone(input_shape=..., num_classes=...)` (default: PyramidNet-110,
-            alpha 48). `keras.applications` networks work through a small wrapper
-            (`include_top=True, weights=None, classes=num_classes`).
+            alpha 48). `keras.applications` constructors work as they are
+            (`backbone=keras.applications.MobileNetV2`: built untrained, with
+            `classes=num_classes`).
         stem: a `BlockStem`, a dict of its arguments, None for the default
             (48 filters, one NiN layer, 32 output channels), or False for none. Its
             block size is the key's for block-wise schemes, else 4 (the paper uses
@@ -79,7 +81,7 @@ def build_classifier(
     if backbone is None:
         backbone = functools.partial(pyramidnet, depth=110, alpha=48)
     if not isinstance(backbone, keras.Model):
-        backbone = backbone(input_shape=tuple(x.shape[1:]), num_classes=num_classes)
+        backbone = _build_backbone(backbone, tuple(x.shape[1:]), num_classes)
     outputs = backbone(x)
     return keras.Model(inputs, outputs, name=name or f"{scheme}_classifier")
 
@@ -207,6 +209,21 @@ def _describe_key(key):
         key = load_key(key)
     block_size = key.block_size if key.scheme in BLOCK_WISE_SCHEMES else None
     return key.scheme, key.fingerprint, block_size, key.channels
+
+
+def _build_backbone(builder, input_shape: tuple, num_classes: int) -> keras.Model:
+    """Call a backbone builder: keras-lie's `(input_shape, num_classes)`, or `keras.applications`' style.
+
+    A `keras.applications` constructor (it takes `classes`, not `num_classes`) is
+    called untrained (`weights=None`) with its own classification head.
+    """
+    try:
+        parameters = inspect.signature(builder).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    if "num_classes" not in parameters and "classes" in parameters:
+        return builder(input_shape=input_shape, classes=num_classes, weights=None, include_top=True)
+    return builder(input_shape=input_shape, num_classes=num_classes)
 
 
 def walk_layers(model: keras.Model):

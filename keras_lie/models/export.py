@@ -138,11 +138,11 @@ def _replaceable(path: Path) -> bool:
 def _save_atomically(module, path, signatures, metadata_text, overwrite, secret):
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; choose another path or pass overwrite=True (--force).")
+        raise FileExistsError(f"{path} already exists; choose another path or pass overwrite=True, --overwrite.")
     if path.exists() and not _replaceable(path):
         raise KerasLieError(
             f"{path} exists and is neither a SavedModel nor an empty folder; refusing to replace it even with "
-            "overwrite=True (--force). Choose another path."
+            "overwrite=True, --overwrite. Choose another path."
         )
     parent = path.parent if str(path.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)  # serving layouts: served/<name>/<version>
@@ -244,7 +244,7 @@ def _new_file(path, suffix: str, overwrite: bool) -> Path:
     if path.suffix != suffix:
         raise KerasLieError(f"{path}: a TFLite model is one file; give a name ending in {suffix}.")
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; choose another path or pass overwrite=True (--force).")
+        raise FileExistsError(f"{path} already exists; choose another path or pass overwrite=True, --overwrite.")
     if path.is_dir():
         raise KerasLieError(f"{path} is a folder; give a file name ending in {suffix}.")
     path.parent.mkdir(parents=True, exist_ok=True)

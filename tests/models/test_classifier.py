@@ -40,6 +40,10 @@ def test_scheme_name_without_key_and_keras_applications_backbone():
     model = build_classifier("plain", backbone=mobilenet, input_shape=(32, 32, 3), num_classes=3)
     assert model.output_shape == (None, 3)
     assert encryption_info(model).key_fingerprint is None
+    # The constructor itself, as keras.applications offers it.
+    direct = build_classifier("plain", backbone=functools.partial(keras.applications.MobileNetV2, alpha=0.35),
+                              input_shape=(32, 32, 3), num_classes=4)
+    assert direct.output_shape == (None, 4)
 
 
 def test_refuses_images_under_another_key(tmp_path):
