@@ -310,10 +310,12 @@ def _train(args) -> int:
         scheme_name = manifest.scheme if manifest is not None else scheme_name
     scheme_name = scheme_name or "plain"
     print(f"Settings: {settings}")
-    model, results = run_configuration(settings, train_source, test_source, scheme_name, args.output, stem={},
-                                       stem_input_mode=args.stem_input, key=key, verbose=_progress_verbosity(),
-                                       recalibrate_batch_norm_steps=args.recalibrate_batch_norm,
-                                       restart=args.restart)
+    model, results = _naming_bad_files(
+        (train_source, test_source),
+        lambda: run_configuration(settings, train_source, test_source, scheme_name, args.output, stem={},
+                                  stem_input_mode=args.stem_input, key=key, verbose=_progress_verbosity(),
+                                  recalibrate_batch_norm_steps=args.recalibrate_batch_norm, restart=args.restart),
+    )
     model.save(args.output / "model.keras")
     print(f"Test accuracy {results['test_accuracy']:.4f}; model in {args.output / 'model.keras'}")
     return 0
@@ -330,10 +332,25 @@ def _evaluate(args) -> int:
     check_data(model, encrypted=args.encrypted, manifest=source.manifest, key=key)
     data = make_pipeline(source, key, batch_size=args.batch_size)
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    loss, accuracy = model.evaluate(data, verbose=_progress_verbosity())[:2]
+    loss, accuracy = _naming_bad_files((source,), lambda: model.evaluate(data, verbose=_progress_verbosity()))[:2]
     print(json.dumps({"model": str(args.model), "data": source.name, "examples": source.size,
                       "loss": float(loss), "accuracy": float(accuracy)}))
     return 0
+
+
+def _naming_bad_files(sources, run):
+    """Run; if decoding an image failed inside the pipeline, name the files that cannot be used."""
+    import tensorflow as tf
+
+    try:
+        return run()
+    except tf.errors.InvalidArgumentError:
+        bad = [name for source in sources for name in source.unreadable_files()]
+        if not bad:
+            raise
+        raise KerasLieError(
+            f"{len(bad)} image file(s) cannot be used: {'; '.join(bad[:5])}. Fix or remove them and run again."
+        ) from None
 
 
 def _reproduce(args) -> int:

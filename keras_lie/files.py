@@ -299,6 +299,13 @@ def _load(pair, scheme, max_pixels) -> np.ndarray:
     if output_path.exists() and output_path.resolve() == input_path.resolve():
         raise ImageFileError(f"{output_path}: output would overwrite its input; choose another path.")
     image = read_image(input_path, max_pixels=max_pixels)
+    if image.shape[-1] == 1 and scheme.channels == 3:
+        image = np.repeat(image, 3, axis=-1)  # the one rule: greyscale becomes three equal channels, exactly
+    if image.shape[-1] in (2, 4) and scheme.channels == image.shape[-1] - 1:
+        raise ImageFileError(
+            f"{input_path}: it has an alpha channel, which would be dropped; flatten it onto a background first "
+            "(e.g. `magick in.png -background white -alpha remove out.png`)."
+        )
     if image.shape[-1] != scheme.channels:
         raise ImageFileError(
             f"{input_path}: has {image.shape[-1]} channels but the key is for {scheme.channels}; "

@@ -268,3 +268,28 @@ def test_progress_output_has_no_control_characters_when_not_a_terminal(key_path,
     assert run("encrypt", "--key", key_path, image_tree, tmp_path / "enc") == 0  # capsys: not a terminal
     out = capsys.readouterr().out
     assert "\r" not in out and "\b" not in out and "\x1b" not in out
+
+
+def test_bad_training_images_are_named_and_one_channel_rule_everywhere(tmp_path, rng, capsys):
+    from conftest import write_image_tree
+
+    tree = write_image_tree(tmp_path / "tree", rng, per_class=2)
+    (tmp_path / "tree" / "train" / "cat" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    budget = ["--preset", "quick", "--epochs", "1", "--batch-size", "4", "--depth", "8", "--alpha", "4"]
+    assert run("train", "--data", tree, *budget, "-o", tmp_path / "run") == 1
+    err = capsys.readouterr().err
+    assert "broken.jpg" in err and "Traceback" not in err
+    (tmp_path / "tree" / "train" / "cat" / "broken.jpg").unlink()
+    # Greyscale is expanded exactly; an alpha channel is refused by name, for training and for encrypt alike.
+    grey = rng.integers(0, 256, (16, 16, 1), dtype=np.uint8)
+    write_png(tmp_path / "tree" / "train" / "dog" / "grey.png", grey)
+    rgba = rng.integers(0, 256, (16, 16, 4), dtype=np.uint8)
+    write_png(tmp_path / "tree" / "train" / "dog" / "alpha.png", rgba)
+    assert run("train", "--data", tree, *budget, "-o", tmp_path / "run2") == 1
+    assert "alpha.png" in capsys.readouterr().err
+    key = tmp_path / "key.json"
+    assert run("keygen", "--scheme", "block-shuffle", "-o", key) == 0
+    assert run("encrypt", "--quiet", "--key", key, tmp_path / "tree" / "train" / "dog", tmp_path / "enc") == 1
+    assert "alpha.png" in capsys.readouterr().err
+    encrypted_grey = read_image(tmp_path / "enc" / "grey.png")
+    np.testing.assert_array_equal(encrypted_grey, get_scheme(load_key(key)).encrypt(np.repeat(grey, 3, axis=-1)))

@@ -46,6 +46,33 @@ class ImageSource:
     name: str
     encrypted: bool = False
     manifest: DatasetManifest | None = None
+    files: list[str] | None = None  # the image files (or zip members) in dataset order, to name bad ones
+    archive: str | None = None  # the zip file that holds `files`, if any
+
+    def unreadable_files(self, limit: int = 5) -> list[str]:
+        """The first `limit` files that cannot be decoded as 8-bit images of 1 or 3 channels, with why.
+
+        Slow (decodes every file): for naming the culprits after a pipeline failed.
+        """
+        if not self.files:
+            return []
+        archive = zipfile.ZipFile(self.archive) if self.archive else None
+        found = []
+        try:
+            for name in self.files:
+                data = archive.read(name) if archive is not None else Path(name).read_bytes()
+                try:
+                    image = tf.io.decode_image(data, channels=0, dtype=tf.uint8, expand_animations=False)
+                    if image.shape[-1] not in (1, 3):
+                        found.append(f"{name} ({_ALPHA_ADVICE})")
+                except (tf.errors.InvalidArgumentError, ValueError) as error:
+                    found.append(f"{name} ({str(getattr(error, 'message', error)).splitlines()[0]})")
+                if len(found) >= limit:
+                    break
+        finally:
+            if archive is not None:
+                archive.close()
+        return found
 
     @property
     def num_classes(self) -> int:
@@ -164,8 +191,13 @@ def _zip_source(path: Path, split: str, limit, seed) -> ImageSource:
         # Only the chosen members are read; JPEGs of CIFAR size are ~1 kB each.
         data = [archive.read(str(members[i][0])) for i in keep]
     dataset = tf.data.Dataset.from_tensor_slices((tf.constant(data), labels[keep]))
-    dataset = dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ImageSource(_with_static_shape(dataset), classes, len(keep), f"zip:{path}/{split}")
+    names = [str(members[i][0]) for i in keep]
+    dataset = tf.data.Dataset.zip((dataset, tf.data.Dataset.from_tensor_slices(names))).map(
+        lambda example, name: _decode(example[0], example[1], name),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
+    )
+    return ImageSource(_with_static_shape(dataset), classes, len(keep), f"zip:{path}/{split}", files=names,
+                       archive=str(path))
 
 
 def _folder_source(path: Path, split: str, limit, seed, encrypted) -> ImageSource:
@@ -198,12 +230,13 @@ def _folder_source(path: Path, split: str, limit, seed, encrypted) -> ImageSourc
     paths = [str(root / members[i][0]) for i in keep]
     dataset = tf.data.Dataset.from_tensor_slices((tf.constant(paths), labels[keep]))
     dataset = dataset.map(
-        lambda p, label: _decode(tf.io.read_file(p), label),
+        lambda p, label: _decode(tf.io.read_file(p), label, p),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
     return ImageSource(
-        _with_static_shape(dataset), classes, len(keep), f"folder:{root}", encrypted=encrypted, manifest=manifest
+        _with_static_shape(dataset), classes, len(keep), f"folder:{root}", encrypted=encrypted, manifest=manifest,
+        files=paths,
     )
 
 
@@ -225,6 +258,22 @@ def _with_static_shape(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.map(check)
 
 
-def _decode(data, label):
-    image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
-    return image, label
+_ALPHA_ADVICE = ("it has an alpha channel, which would be dropped; flatten it onto a background first "
+                 "(e.g. `magick in.png -background white -alpha remove out.png`)")
+
+
+def _decode(data, label, name):
+    """Decode to RGB by the one rule keras-lie applies everywhere.
+
+    Greyscale is expanded to three equal channels (exact); an alpha channel is
+    refused with the file's name, since dropping it would change the image.
+    """
+    image = tf.io.decode_image(data, channels=0, dtype=tf.uint8, expand_animations=False)
+    channels = tf.shape(image)[-1]
+    check = tf.debugging.Assert(
+        tf.logical_or(tf.equal(channels, 1), tf.equal(channels, 3)),
+        ["keras-lie:", name, _ALPHA_ADVICE],
+    )
+    with tf.control_dependencies([check]):
+        image = tf.cond(tf.equal(channels, 1), lambda: tf.tile(image, [1, 1, 3]), lambda: image)
+    return tf.ensure_shape(image, [None, None, 3]), label
