@@ -445,13 +445,22 @@ def _export(args) -> int:
     from keras_lie.models.export import read_export_metadata
 
     model = _load_model(args.model)
+    class_names = _run_class_names(args.model)
     if args.format == "tflite":
-        path = export_tflite(model, args.output, overwrite=args.overwrite)
+        path = export_tflite(model, args.output, overwrite=args.overwrite, class_names=class_names)
         print(f"Wrote {path} and {path.name}.json.")
         return 0
-    path = export(model, args.output, overwrite=args.overwrite)
+    path = export(model, args.output, overwrite=args.overwrite, class_names=class_names)
     print(f"Wrote SavedModel {path} ({json.dumps(read_export_metadata(path))}).")
     return 0
+
+
+def _run_class_names(model_path: Path) -> list[str] | None:
+    """The class names `train` recorded beside the model (its results.json), if any."""
+    try:
+        return json.loads((model_path.parent / "results.json").read_text())["metadata"]["class_names"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _image_size(text: str) -> tuple[int, int]:

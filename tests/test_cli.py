@@ -99,15 +99,16 @@ def test_single_file_and_refusals(key_path, image_tree, tmp_path, capsys):
 def test_bad_files_are_reported_per_file(key_path, image_tree, tmp_path, capsys):
     (image_tree / "dog" / "broken.png").write_bytes(b"junk")
     write_png(image_tree / "dog" / "odd.png", np.zeros((15, 16, 3), np.uint8))
-    write_png(image_tree / "dog" / "gray.png", np.zeros((16, 16, 1), np.uint8))
+    write_png(image_tree / "dog" / "gray.png", np.zeros((16, 16, 1), np.uint8))  # expanded to RGB, exactly
+    write_png(image_tree / "dog" / "alpha.png", np.zeros((16, 16, 4), np.uint8))
     out = tmp_path / "enc"
     assert run("encrypt", "--key", key_path, image_tree, out, "--quiet") == 1
     err = capsys.readouterr().err
     assert "broken.png: not a readable" in err
     assert "odd.png: Image sides 15x16" in err
-    assert "gray.png: has 1 channels" in err
+    assert "alpha.png: it has an alpha channel" in err
     assert "3 file(s) failed" in err
-    assert len(list(out.rglob("*.png"))) == 6  # the good files are still written
+    assert len(list(out.rglob("*.png"))) == 7  # the good files (grey included) are still written
     assert not list(out.rglob("*.tmp"))  # and nothing half-written is left
 
 
@@ -205,6 +206,12 @@ def test_trainer_trains_on_an_encrypted_folder_without_the_key(key_path, tmp_pat
     assert run("export", "--encryptor", "--key", key_path, "--format", "tflite", "--image-size", "16x16",
                "-o", tmp_path / "camera.tflite") == 0
     assert run("export", "--model", model, "--format", "tflite", "-o", tmp_path / "operator.tflite") == 0
+    sidecar = json.loads((tmp_path / "operator.tflite.json").read_text())
+    assert sidecar["class_names"] == ["cat", "dog", "frog"] and sidecar["key_fingerprint"] == key.fingerprint
+    assert run("export", "--model", model, "-o", tmp_path / "served" / "classifier" / "1") == 0
+    from keras_lie.models import read_export_metadata
+
+    assert read_export_metadata(tmp_path / "served" / "classifier" / "1")["class_names"] == ["cat", "dog", "frog"]
     frames = rng.integers(0, 256, (1, 16, 16, 3), dtype=np.uint8)
     camera = tf.lite.Interpreter(model_path=str(tmp_path / "camera.tflite")).get_signature_runner()
     encrypted_frames = camera(images=frames)["encrypted"]

@@ -23,7 +23,8 @@ from keras_lie.version import __version__
 METADATA_FILE = "keras_lie.json"
 
 
-def export(model: keras.Model, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+def export(model: keras.Model, path: str | os.PathLike, *, overwrite: bool = False,
+           class_names: list[str] | None = None) -> Path:
     """Export a classifier as a TensorFlow SavedModel for serving encrypted images.
 
     The `serving_default` signature takes `images`: uint8 `(N, H, W, C)` encrypted
@@ -52,6 +53,7 @@ def export(model: keras.Model, path: str | os.PathLike, *, overwrite: bool = Fal
         "key_fingerprint": info.key_fingerprint if info else None,
         "input_shape": [height, width, channels],
         "num_classes": int(model.output_shape[-1]),
+        "class_names": class_names,
     }
     outputs_probabilities = _output_activation(model) is keras.activations.softmax
 
