@@ -81,7 +81,7 @@ class Scheme:
         if height % m or width % m:
             raise ImageShapeError(
                 f"Image sides {height}x{width} are not multiples of the block size {m}; "
-                f"crop or resize them to multiples of {m}, or pass padding='replicate' "
+                f"crop or resize them to multiples of {m}, or pass padding='replicate' (--padding replicate) "
                 "to repeat the last row and column."
             )
 
@@ -190,7 +190,7 @@ class Scheme:
         check = tf.debugging.Assert(
             tf.logical_and(shape[1] % m == 0, shape[2] % m == 0),
             [f"keras-lie: image sides must be multiples of the block size {m}; "
-             "crop or resize, or use padding='replicate'. Got height, width:", shape[1], shape[2]],
+             "crop or resize, or use padding='replicate' (--padding replicate). Got height, width:", shape[1], shape[2]],
         )
         with tf.control_dependencies([check]):
             return tf.identity(images)
