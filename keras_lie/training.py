@@ -309,6 +309,10 @@ RUN_FILES = ("last.keras", "state.json", "log.csv", "results.json", "run.json")
 def _claim_run_folder(folder: Path, settings: dict, *, restart: bool) -> None:
     """Record the run's settings in `run.json`; refuse a folder that holds a run with other settings."""
     settings = json.loads(json.dumps(settings, default=str))  # as it reads back
+    if settings["metadata"].get("key_origin") == "seed":
+        # A key re-derived from its seed has the same material but a new salted fingerprint:
+        # the seed (in the metadata) identifies it.
+        settings["metadata"].pop("key_fingerprint", None)
     record = folder / "run.json"
     if restart:
         for name in RUN_FILES:

@@ -103,3 +103,14 @@ def test_proposed_run_from_converted_initial_weights_repeats_the_plain_nibbles_r
     assert [r["test_accuracy"] for r in summary["runs"]] == [plain["test_accuracy"]] * 2
     # Recalibrating batch normalisation on encrypted batches is the image of recalibrating on plain ones.
     assert converted["test_loss_recalibrated"] == pytest.approx(plain["test_loss_recalibrated"], rel=1e-4)
+
+
+def test_an_interrupted_run_with_a_seed_derived_key_resumes(image_zip, tmp_path):
+    from keras_lie.experiments import prepare, run_configuration
+
+    settings, _, train_source, test_source = prepare("quick", {"data": str(image_zip), "epochs": 1, "batch_size": 4,
+                                                               "depth": 8, "alpha": 4}, None)
+    for _ in range(2):  # the second call re-derives the key (new salt) and must resume, not refuse
+        _, results = run_configuration(settings, train_source, test_source, "learnable", tmp_path / "run", stem={},
+                                       stem_input_mode="bytes", verbose=0)
+    assert results["metadata"]["key_origin"] == "seed"

@@ -94,6 +94,7 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
                   "stem_data_init": stem_data_init, "init_from_plain": init_from_plain,
                   "key_fingerprint": key.fingerprint if key is not None else (manifest.key_fingerprint if manifest
                                                                               else None),
+                  "key_origin": key.origin if key is not None else None,
                   "data": train_source.name, "class_names": train_source.class_names,
                   "seed": seed, "settings": dataclasses.asdict(settings)},
     )
