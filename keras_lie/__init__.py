@@ -90,7 +90,13 @@ class _RegisterWhenKerasLoads(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             execute(module)
-            _register_serializables()
+            try:
+                _register_serializables()
+            except Exception as error:  # noqa: BLE001 - never break the user's `import keras`
+                import warnings
+
+                warnings.warn(f"keras-lie could not register its layers with Keras ({error}); "
+                              "import keras_lie.layers before loading keras-lie models.", stacklevel=2)
 
         spec.loader.exec_module = exec_module
         return spec
