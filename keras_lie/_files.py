@@ -11,6 +11,9 @@ from keras_lie.errors import KerasLieError
 
 # The image files keras-lie reads (folders, zips, `encrypt`/`decrypt`); it writes PNG only.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+# Why an image with an alpha channel is refused (the one channel rule of `encrypt` and training data).
+ALPHA_ADVICE = ("it has an alpha channel, which would be dropped; flatten it onto a background first "
+                "(e.g. `magick in.png -background white -alpha remove out.png`)")
 
 
 def atomic_write_bytes(
@@ -28,15 +31,7 @@ def atomic_write_bytes(
         FileExistsError: `path` exists and `overwrite` is False.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"{path} already exists; refusing to overwrite it "
-            "(choose another path, or pass overwrite=True / --overwrite)."
-        )
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise KerasLieError(f"Folder {folder} does not exist; create it first.")
-    fd, tmp_name = _create_temporary(folder, path.name, mode)
+    fd, tmp_name = _create_temporary(_target_folder(path, overwrite), path.name, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -44,10 +39,7 @@ def atomic_write_bytes(
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
+        _remove(tmp_name)
         raise
     return path
 
@@ -70,15 +62,7 @@ def atomic_write_batch(
         path, data = Path(item[0]), item[1]
         tmp_name = None
         try:
-            if path.exists() and not overwrite:
-                raise FileExistsError(
-                    f"{path} already exists; refusing to overwrite it "
-                    "(choose another path, or pass overwrite=True / --overwrite)."
-                )
-            folder = path.parent if str(path.parent) else Path(".")
-            if not folder.is_dir():
-                raise KerasLieError(f"Folder {folder} does not exist; create it first.")
-            fd, tmp_name = _create_temporary(folder, path.name, mode)
+            fd, tmp_name = _create_temporary(_target_folder(path, overwrite), path.name, mode)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             return tmp_name, None
@@ -100,6 +84,19 @@ def atomic_write_batch(
             outcomes[index] = error
             _remove(tmp_name)
     return outcomes
+
+
+def _target_folder(path: Path, overwrite: bool) -> Path:
+    """The folder to write `path` in, after refusing an existing file (unless `overwrite`) or a missing folder."""
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"{path} already exists; refusing to overwrite it "
+            "(choose another path, or pass overwrite=True / --overwrite)."
+        )
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise KerasLieError(f"Folder {folder} does not exist; create it first.")
+    return folder
 
 
 def _remove(name: str) -> None:

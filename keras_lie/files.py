@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_lie._files import IMAGE_SUFFIXES, atomic_write_batch, atomic_write_bytes
+from keras_lie._files import ALPHA_ADVICE, IMAGE_SUFFIXES, atomic_write_batch, atomic_write_bytes
 from keras_lie.errors import ImageFileError, KerasLieError
 from keras_lie.keys import Key
 from keras_lie.manifest import DatasetManifest, write_manifest
@@ -261,7 +261,7 @@ def _transform_pairs(scheme, direction, pairs, padding, overwrite, max_pixels, r
                 if outcome is None:
                     sizes[output_path] = tuple(image.shape[:2])
                 else:
-                    errors[index] = _guarded(input_path, _raise, outcome)[1]
+                    errors[index] = _describe_failure(input_path, outcome)
             for (input_path, output_path), error in zip(chunk, errors, strict=True):
                 if error is None:
                     report.written.append(output_path)
@@ -278,20 +278,25 @@ def _transform_pairs(scheme, direction, pairs, padding, overwrite, max_pixels, r
 
 def _guarded(input_path: Path | None, function, *args, **kwargs):
     """(function's result, None), or (None, the failure as one line naming `input_path`)."""
-
-    def named(text: str) -> str:
-        return text if input_path is None or str(input_path) in text else f"{input_path}: {text}"
-
     try:
         return function(*args, **kwargs), None
-    except (KerasLieError, FileExistsError) as error:
-        return None, named(str(error))
-    except OSError as error:
-        return None, named(str(error.strerror or error))
-    except (tf.errors.ResourceExhaustedError, MemoryError):
-        return None, named("not enough memory; scale it down or cut it into tiles.")
-    except tf.errors.OpError as error:
-        return None, named(error.message.splitlines()[0])
+    except (KerasLieError, OSError, MemoryError, tf.errors.OpError) as error:
+        return None, _describe_failure(input_path, error)
+
+
+def _describe_failure(input_path: Path | None, error: BaseException) -> str:
+    """One line saying why a file failed, naming `input_path` (unless None or already named)."""
+    if isinstance(error, (KerasLieError, FileExistsError)):
+        text = str(error)
+    elif isinstance(error, OSError):
+        text = str(error.strerror or error)
+    elif isinstance(error, (tf.errors.ResourceExhaustedError, MemoryError)):
+        text = "not enough memory; scale it down or cut it into tiles."
+    elif isinstance(error, tf.errors.OpError):
+        text = error.message.splitlines()[0]
+    else:
+        text = str(error)
+    return text if input_path is None or str(input_path) in text else f"{input_path}: {text}"
 
 
 def _load(pair, scheme, max_pixels) -> np.ndarray:
@@ -302,10 +307,7 @@ def _load(pair, scheme, max_pixels) -> np.ndarray:
     if image.shape[-1] == 1 and scheme.channels == 3:
         image = np.repeat(image, 3, axis=-1)  # the one rule: greyscale becomes three equal channels, exactly
     if image.shape[-1] in (2, 4) and scheme.channels == image.shape[-1] - 1:
-        raise ImageFileError(
-            f"{input_path}: it has an alpha channel, which would be dropped; flatten it onto a background first "
-            "(e.g. `magick in.png -background white -alpha remove out.png`)."
-        )
+        raise ImageFileError(f"{input_path}: {ALPHA_ADVICE}.")
     if image.shape[-1] != scheme.channels:
         raise ImageFileError(
             f"{input_path}: has {image.shape[-1]} channels but the key is for {scheme.channels}; "
@@ -318,10 +320,6 @@ def _encode_png(output_path: Path, image: np.ndarray) -> bytes:
     check_output_path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     return tf.io.encode_png(tf.convert_to_tensor(image, tf.uint8)).numpy()
-
-
-def _raise(error: BaseException):
-    raise error
 
 
 def _folder_pairs(source: Path, destination: Path, skipped: list[Path]) -> list[tuple[Path, Path]]:

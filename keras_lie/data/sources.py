@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import tensorflow as tf
 
-from keras_lie._files import IMAGE_SUFFIXES
+from keras_lie._files import ALPHA_ADVICE, IMAGE_SUFFIXES
 from keras_lie.errors import DatasetUnavailableError
 from keras_lie.manifest import MANIFEST_NAME, DatasetManifest, read_manifest
 
@@ -64,7 +64,7 @@ class ImageSource:
                 try:
                     image = tf.io.decode_image(data, channels=0, dtype=tf.uint8, expand_animations=False)
                     if image.shape[-1] not in (1, 3):
-                        found.append(f"{name} ({_ALPHA_ADVICE})")
+                        found.append(f"{name} ({ALPHA_ADVICE})")
                 except (tf.errors.InvalidArgumentError, ValueError) as error:
                     found.append(f"{name} ({str(getattr(error, 'message', error)).splitlines()[0]})")
                 if len(found) >= limit:
@@ -258,10 +258,6 @@ def _with_static_shape(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.map(check)
 
 
-_ALPHA_ADVICE = ("it has an alpha channel, which would be dropped; flatten it onto a background first "
-                 "(e.g. `magick in.png -background white -alpha remove out.png`)")
-
-
 def _decode(data, label, name):
     """Decode to RGB by the one rule keras-lie applies everywhere.
 
@@ -272,7 +268,7 @@ def _decode(data, label, name):
     channels = tf.shape(image)[-1]
     check = tf.debugging.Assert(
         tf.logical_or(tf.equal(channels, 1), tf.equal(channels, 3)),
-        ["keras-lie:", name, _ALPHA_ADVICE],
+        ["keras-lie:", name, ALPHA_ADVICE],
     )
     with tf.control_dependencies([check]):
         image = tf.cond(tf.equal(channels, 1), lambda: tf.tile(image, [1, 1, 3]), lambda: image)
