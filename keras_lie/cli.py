@@ -302,12 +302,8 @@ def _train(args) -> int:
                 f"{settings.data} has no keras-lie-dataset.json (it was not made by `keras-lie encrypt`); "
                 "give --scheme for its encryption, or re-encrypt it with `keras-lie encrypt`."
             )
-        if manifest is not None and scheme_name not in (None, manifest.scheme):
-            raise KerasLieError(
-                f"--scheme {args.scheme} does not match the data: its keras-lie-dataset.json says "
-                f"{manifest.scheme!r}; leave --scheme out or give --scheme {manifest.scheme}."
-            )
-        scheme_name = manifest.scheme if manifest is not None else scheme_name
+        if scheme_name is None:  # the manifest says; a --scheme that contradicts it is refused by the run
+            scheme_name = manifest.scheme
     scheme_name = scheme_name or "plain"
     print(f"Settings: {settings}")
     model, results = _naming_bad_files(

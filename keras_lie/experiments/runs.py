@@ -59,7 +59,7 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
     if key is None and manifest is not None and manifest.scheme != scheme:
         raise KeyMismatchError(
             f"The encrypted data says it is {manifest.scheme!r} images ({train_source.name}), not {scheme!r}; "
-            f"train for {manifest.scheme!r} (or leave the scheme out: the data's manifest gives it)."
+            f"train for {manifest.scheme!r} (or leave the scheme, --scheme, out: the data's manifest gives it)."
         )
     described = key if key is not None else (manifest if manifest is not None else scheme)
     builder = functools.partial(build_for, described)
