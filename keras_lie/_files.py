@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 from keras_lie.errors import KerasLieError
@@ -84,6 +85,80 @@ def atomic_write_batch(
             outcomes[index] = error
             _remove(tmp_name)
     return outcomes
+
+
+def write_new_files(
+    items: list[tuple[str | os.PathLike, bytes]], *, mode: int = 0o666,
+    executor: concurrent.futures.Executor | None = None,
+) -> list[BaseException | None]:
+    """Write files into a folder that nobody sees yet (see `create_staging_folder`).
+
+    Inside a staging folder no reader can meet a half-written file, so each file
+    is created under its own name (exclusively, with `mode` through the umask)
+    instead of a temporary name plus a rename: half the file-system operations
+    of `atomic_write_batch`. A file that fails part-way is removed. Returns, per
+    item, None or the exception that stopped that file.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+
+    def write(item):
+        path, data = item
+        created = False
+        try:
+            fd = os.open(path, flags, mode)
+            created = True
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            return None
+        except OSError as error:
+            if created:
+                _remove(str(path))
+            return error
+
+    return list(executor.map(write, items) if executor is not None else map(write, items))
+
+
+def create_staging_folder(destination: str | os.PathLike) -> Path:
+    """A new hidden folder beside `destination`, to build a whole tree in before `publish_folder`.
+
+    Created, with any missing parent folders, with mode 0o777 through the
+    umask, like any folder the user makes.
+    """
+    destination = Path(destination)
+    parent = destination.parent if str(destination.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        staging = parent / f".{destination.name}.{secrets.token_hex(6)}.partial"
+        try:
+            os.mkdir(staging, 0o777)
+            return staging
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"Could not create a staging folder in {parent}.")
+
+
+def publish_folder(staging: Path, destination: str | os.PathLike) -> Path:
+    """Make a staged tree appear at `destination` whole: one sync, then one rename.
+
+    Raises:
+        KerasLieError: `destination` was created (and filled) meanwhile; the
+            staged tree is kept and named, so nothing is lost.
+    """
+    destination = Path(destination)
+    os.sync()  # the data of every staged file reaches the disk before the tree becomes visible
+    try:
+        os.rename(staging, destination)  # replaces at most an empty folder
+    except OSError as error:
+        raise KerasLieError(
+            f"{destination} appeared while it was being written ({error.strerror}); the complete output "
+            f"is in {staging}: move its contents where they belong, or rename that folder."
+        ) from None
+    return destination
+
+
+def discard_folder(staging: Path) -> None:
+    """Remove a staging folder that will not be published."""
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def _target_folder(path: Path, overwrite: bool) -> Path:

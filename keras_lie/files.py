@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import os
 import struct
 import warnings
@@ -18,10 +19,19 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_lie._files import ALPHA_ADVICE, IMAGE_SUFFIXES, atomic_write_batch, atomic_write_bytes
+from keras_lie._files import (
+    ALPHA_ADVICE,
+    IMAGE_SUFFIXES,
+    atomic_write_batch,
+    atomic_write_bytes,
+    create_staging_folder,
+    discard_folder,
+    publish_folder,
+    write_new_files,
+)
 from keras_lie.errors import ImageFileError, KerasLieError
 from keras_lie.keys import Key
-from keras_lie.manifest import DatasetManifest, write_manifest
+from keras_lie.manifest import MANIFEST_NAME, DatasetManifest, write_manifest
 from keras_lie.schemes import Scheme, get_scheme
 
 LOSSY_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".heic", ".avif")
@@ -162,7 +172,9 @@ def transform_path(
 
     A file goes to `destination` (a .png path, or an existing folder). A folder
     tree is mirrored under the `destination` folder with its sub-folders (class
-    folders) kept and every file renamed to .png. Files that fail (unreadable,
+    folders) kept and every file renamed to .png; a `destination` folder that does
+    not exist yet is built hidden beside it and appears whole, in one rename, when
+    the run ends (on an error or interrupt it never appears). Files that fail (unreadable,
     wrong channel count or size, over `max_pixels`, out of memory) are listed in
     the report with the reason; the others are still written. Encrypting with a
     `plain` key warns (`UserWarning`): it hides nothing.
@@ -193,9 +205,29 @@ def transform_path(
         import keras
 
         bar = keras.utils.Progbar(len(pairs), unit_name="image")
-    sizes = _transform_pairs(scheme, direction, pairs, padding, overwrite, max_pixels, report, bar)
-    if source.is_dir() and direction == "encrypt" and report.written:
-        report.manifest = write_manifest(destination, _manifest(scheme, destination, report.written, sizes))
+    if not (source.is_dir() and not destination.exists()):
+        write = functools.partial(atomic_write_batch, overwrite=overwrite)
+        sizes = _transform_pairs(scheme, direction, pairs, padding, max_pixels, report, bar, write)
+        if source.is_dir() and direction == "encrypt" and report.written:
+            report.manifest = write_manifest(destination, _manifest(scheme, destination, report.written, sizes))
+        return report
+    # A new output folder is built hidden beside its place and appears whole, by one rename:
+    # no temporary name per file, and never a half-made tree under the name the user gave.
+    staging = create_staging_folder(destination)
+    try:
+        staged = [(input_path, staging / output_path.relative_to(destination)) for input_path, output_path in pairs]
+        sizes = _transform_pairs(scheme, direction, staged, padding, max_pixels, report, bar, write_new_files)
+        if not report.written:
+            discard_folder(staging)
+            return report
+        if direction == "encrypt":
+            write_manifest(staging, _manifest(scheme, staging, report.written, sizes))
+            report.manifest = destination / MANIFEST_NAME
+    except BaseException:
+        discard_folder(staging)
+        raise
+    publish_folder(staging, destination)  # on failure it keeps the staged tree and names it
+    report.written = [destination / path.relative_to(staging) for path in report.written]
     return report
 
 
@@ -220,12 +252,13 @@ _BATCH_BYTES = 128 * 1024 * 1024  # decoded images held at once (batches shrink 
 _MAX_BATCH = 256
 
 
-def _transform_pairs(scheme, direction, pairs, padding, overwrite, max_pixels, report, bar) -> dict:
+def _transform_pairs(scheme, direction, pairs, padding, max_pixels, report, bar, write_batch) -> dict:
     """Decode in parallel, encrypt same-sized images as one batch, encode and write in parallel.
 
     Every file keeps its own outcome: a failure (unreadable, too large, out of
     memory, an existing output) is reported for that file and the rest go on.
-    Returns the written outputs' (H, W).
+    `write_batch(items, executor=)` writes (path, bytes) items and returns each
+    one's exception or None. Returns the written outputs' (H, W).
     """
     sizes: dict[Path, tuple[int, int]] = {}
     workers = max(2, min(8, 2 * (os.cpu_count() or 1)))
@@ -256,7 +289,7 @@ def _transform_pairs(scheme, direction, pairs, padding, overwrite, max_pixels, r
                     ready.append((index, input_path, output_path, image, data))
                 else:
                     errors[index] = error
-            outcomes = atomic_write_batch([(job[2], job[4]) for job in ready], overwrite=overwrite, executor=pool)
+            outcomes = write_batch([(job[2], job[4]) for job in ready], executor=pool)
             for (index, input_path, output_path, image, _), outcome in zip(ready, outcomes, strict=True):
                 if outcome is None:
                     sizes[output_path] = tuple(image.shape[:2])

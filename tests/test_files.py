@@ -112,3 +112,79 @@ def test_folder_runs_count_the_files_they_skip(tmp_path):
     (source / "b.webp").write_bytes(b"RIFF....WEBP")
     report = transform_path(tmp_path / "in", tmp_path / "out", BlockShuffleKey.generate(block_size=2), "encrypt")
     assert len(report.written) == 1 and sorted(p.name for p in report.skipped) == ["b.webp", "notes.txt"]
+
+
+def _small_tree(root, rng, count=3):
+    for index in range(count):
+        path = root / "cls" / f"{index}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(tf.io.encode_png(random_images(rng, (8, 8, 3))).numpy())
+
+
+def test_a_new_output_folder_appears_whole_and_leaves_no_staging(tmp_path, rng):
+    _small_tree(tmp_path / "in", rng)
+    report = transform_path(tmp_path / "in", tmp_path / "out", BlockShuffleKey.generate(block_size=4), "encrypt")
+    assert report.ok and sorted(p.name for p in report.written) == ["0.png", "1.png", "2.png"]
+    assert all(path.is_file() and tmp_path / "out" in path.parents for path in report.written)
+    assert report.manifest == tmp_path / "out" / "keras-lie-dataset.json" and report.manifest.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]  # no staging folder left
+    mode = 0o666 & ~_umask()
+    assert {stat.S_IMODE(os.stat(path).st_mode) for path in report.written} == {mode}  # through the umask
+    assert stat.S_IMODE(os.stat(tmp_path / "out").st_mode) == 0o777 & ~_umask()
+
+
+def test_an_interrupted_run_leaves_neither_output_nor_staging(tmp_path, rng, monkeypatch):
+    import keras_lie.files as files
+
+    _small_tree(tmp_path / "in", rng)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(files, "_encode_png", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        transform_path(tmp_path / "in", tmp_path / "out", BlockShuffleKey.generate(block_size=4), "encrypt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_an_output_folder_made_meanwhile_keeps_the_staged_tree(tmp_path, rng, monkeypatch):
+    import keras_lie._files as private_files
+
+    _small_tree(tmp_path / "in", rng)
+    real_sync = os.sync
+
+    def someone_fills_the_destination():
+        (tmp_path / "out").mkdir()
+        (tmp_path / "out" / "theirs.txt").write_text("keep me")
+        real_sync()
+
+    monkeypatch.setattr(private_files.os, "sync", someone_fills_the_destination)
+    with pytest.raises(Exception, match="appeared while") as raised:
+        transform_path(tmp_path / "in", tmp_path / "out", BlockShuffleKey.generate(block_size=4), "encrypt")
+    assert (tmp_path / "out" / "theirs.txt").read_text() == "keep me"
+    staged = [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    assert len(staged) == 1 and str(staged[0]) in str(raised.value)
+    assert len(list(staged[0].rglob("*.png"))) == 3
+
+
+def test_an_existing_output_folder_is_written_file_by_file(tmp_path, rng):
+    _small_tree(tmp_path / "in", rng)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "theirs.txt").write_text("keep me")
+    report = transform_path(tmp_path / "in", tmp_path / "out", BlockShuffleKey.generate(block_size=4), "encrypt")
+    assert report.ok and len(report.written) == 3
+    assert (tmp_path / "out" / "theirs.txt").read_text() == "keep me"
+
+
+def test_a_run_where_every_file_fails_creates_no_folder(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "broken.png").write_bytes(b"not a png")
+    report = transform_path(tmp_path / "in", tmp_path / "out", BlockShuffleKey.generate(block_size=4), "encrypt")
+    assert not report.ok and not report.written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
