@@ -23,13 +23,13 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_lie  # noqa: E402
-from keras_lie.keys import BLOCK_WISE_SCHEMES, generate_key  # noqa: E402
+from keras_lie.keys import BLOCK_WISE_SCHEMES, MAX_KEY_ENTRIES, POSITION_KEYED_SCHEMES, generate_key  # noqa: E402
 from keras_lie.schemes import get_scheme  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from numpy_oracle import numpy_learnable_encrypt  # noqa: E402
 
-SCHEMES = ("learnable", "block_shuffle", "cat_map", "plain")
+SCHEMES = ("learnable", "ele", "etc", "block_shuffle", "cat_map", "plain")
 
 
 def best_seconds(function, repeats: int) -> float:
@@ -54,7 +54,10 @@ def measure(images: np.ndarray, repeats: int) -> list[dict]:
     learnable_key = generate_key("learnable", block_size=4, channels=3, seed=0)
     add("learnable", "numpy transcription", best_seconds(lambda: numpy_learnable_encrypt(images, learnable_key), repeats))
     for name in SCHEMES:
-        key = generate_key(name, block_size=4 if name in BLOCK_WISE_SCHEMES else None, channels=3, seed=0)
+        if name == "ele" and images[0].size * 2 > MAX_KEY_ENTRIES:
+            continue  # an ELE key holds two values per image byte: none fits a megapixel image (see the README)
+        key = generate_key(name, block_size=4 if name in BLOCK_WISE_SCHEMES + POSITION_KEYED_SCHEMES else None,
+                           channels=3, seed=0, image_size=images.shape[1:3])
         eager = get_scheme(key, jit_compile=False)
         graph = tf.function(eager.encrypt)
         xla = get_scheme(key, jit_compile=True)

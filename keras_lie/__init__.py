@@ -29,6 +29,8 @@ _EXPORTS = {
     "keras_lie.keys": (
         "BlockShuffleKey",
         "CatMapKey",
+        "ELEKey",
+        "EtCKey",
         "Key",
         "LearnableKey",
         "PlainKey",
@@ -38,6 +40,8 @@ _EXPORTS = {
     "keras_lie.schemes": (
         "BlockShuffleScheme",
         "CatMapScheme",
+        "ELEScheme",
+        "EtCScheme",
         "LearnableScheme",
         "PlainScheme",
         "Scheme",
@@ -132,6 +136,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from keras_lie.keys import (
         BlockShuffleKey,
         CatMapKey,
+        ELEKey,
+        EtCKey,
         Key,
         LearnableKey,
         PlainKey,
@@ -142,6 +148,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from keras_lie.schemes import (
         BlockShuffleScheme,
         CatMapScheme,
+        ELEScheme,
+        EtCScheme,
         LearnableScheme,
         PlainScheme,
         Scheme,

@@ -93,10 +93,11 @@ def reversal_parity(source: np.ndarray, reversal_mask: np.ndarray) -> np.ndarray
 
     The proposed scheme reverses its nibble vector where the mask is set, permutes,
     and reverses again where the mask is set, so nibble i is reversed relative to
-    its source exactly when `mask[source[i]] != mask[i]`.
+    its source exactly when `mask[source[i]] != mask[i]`. Works row by row on
+    `(..., 2d)` arrays too (one key per block position, as in ELE).
     """
     mask = np.asarray(reversal_mask).astype(np.int64)
-    return mask[np.asarray(source)] ^ mask
+    return np.take_along_axis(mask, np.asarray(source), axis=-1) ^ mask
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -106,17 +106,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     keygen.add_argument(
         "--scheme", default="learnable",
-        help="learnable (proposed), block-shuffle (naive), cat-map, or plain (default: learnable)",
+        help="learnable (proposed), block-shuffle (naive), cat-map, plain, ele (extended learnable, "
+             "Madono et al.) or etc (encryption-then-compression) (default: learnable)",
     )
     keygen.add_argument("--block-size", type=int, default=None, help="block side M (default 4)")
     keygen.add_argument("--channels", type=int, default=3, help="image channels C (default 3)")
+    keygen.add_argument("--image-size", metavar="HxW", default=None,
+                        help="the image size an ele or etc key is for (its keys and block shuffle fit one size)")
     keygen.add_argument(
         "--seed", type=int, default=None,
         help="derive the key from this seed (reproducible experiments only; not secret)",
     )
     keygen.add_argument(
-        "--from-reference", metavar="PICKLE", type=Path,
-        help="import a key saved by the authors' published code instead of generating one",
+        "--from-reference", metavar="FILE", type=Path,
+        help="import a reference key instead of generating one: the authors' .pkl (learnable) or the "
+             "reference implementation's .npz (with --scheme ele or etc)",
+    )
+    keygen.add_argument(
+        "--colour-shuffle", choices=("permute", "reference-code"), default="permute",
+        help="for an imported etc key: permute (invertible) or reference-code (the reference code's lossy "
+             "colour step behind the published EtC figures; such images cannot be decrypted)",
     )
     keygen.add_argument("-o", "--output", required=True, type=Path, help="key file to write")
     keygen.add_argument("--overwrite", action="store_true", help="replace an existing key file")
@@ -481,12 +490,22 @@ def _load_model(path: Path):
 
 
 def _keygen(args) -> int:
-    from keras_lie.keys import LearnableKey, generate_key
+    from keras_lie.keys import ELEKey, EtCKey, LearnableKey, canonical_scheme_name, generate_key
 
-    if args.from_reference is not None:
+    scheme = canonical_scheme_name(args.scheme)
+    if args.from_reference is not None and args.from_reference.suffix == ".npz":
+        if scheme == "ele":
+            key = ELEKey.from_reference_npz(args.from_reference)
+        elif scheme == "etc":
+            key = EtCKey.from_reference_npz(args.from_reference, colour_shuffle=args.colour_shuffle.replace("-", "_"))
+        else:
+            raise KerasLieError(f"{args.from_reference}: a reference .npz key is an ele or etc key; "
+                                "add --scheme ele or --scheme etc.")
+    elif args.from_reference is not None:
         key = LearnableKey.from_reference_pickle(args.from_reference)
     else:
-        key = generate_key(args.scheme, args.block_size, args.channels, seed=args.seed)
+        image_size = _image_size(args.image_size) if args.image_size else None
+        key = generate_key(scheme, args.block_size, args.channels, seed=args.seed, image_size=image_size)
     key.save(args.output, overwrite=args.overwrite)
     print(f"Wrote {key.scheme} key {key.short_fingerprint} to {args.output} (mode 0600).")
     if args.seed is not None:

@@ -26,6 +26,7 @@ import os
 import pickle
 import secrets
 import stat
+import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,8 +39,12 @@ KEY_FORMAT = "keras-lie-key"
 KEY_FORMAT_VERSION = 1
 MAX_BLOCK_SIZE = 64  # a learnable key of 64 x 64 x 4 blocks has 32,768 entries
 MAX_CHANNELS = 4
-MAX_KEY_FILE_BYTES = 4 * 1024 * 1024  # far above the largest key (about 0.5 MB)
+# Values in a position-keyed key (ELE, EtC). An ELE key holds two per image byte, so this
+# admits 480 x 640 RGB frames (1.8 million values, 14 MB of JSON).
+MAX_KEY_ENTRIES = 2_097_152
+MAX_KEY_FILE_BYTES = 24 * 1024 * 1024  # above the largest key
 MAX_REFERENCE_PICKLE_BYTES = 1024 * 1024
+MAX_REFERENCE_NPZ_BYTES = 16 * 1024 * 1024
 SALT_BYTES = 16
 # Where a key's material came from: only "random" keys are secrets worth the name.
 KEY_ORIGINS = ("random", "seed", "reference")
@@ -66,7 +71,7 @@ class Key:
     """Base class of all keys. Use a subclass, or `generate_key`/`load_key`.
 
     Attributes:
-        scheme: the scheme name ("learnable", "block_shuffle", "cat_map", "plain").
+        scheme: the scheme name ("learnable", "block_shuffle", "cat_map", "plain", "ele", "etc").
         block_size: the block side M (1 for whole-image schemes).
         channels: the number of image channels C the key encrypts.
         created: ISO 8601 creation time (UTC).
@@ -124,7 +129,10 @@ class Key:
         A seed-derived key's fingerprint includes its random salt, so hashing
         candidate seeds cannot find the key from its public fingerprint.
         """
-        return hashlib.sha256(self._canonical(self.salt)).hexdigest()
+        cached = self.__dict__.get("_fingerprint")
+        if cached is None or cached[0] != self.salt:  # the salt is set once, after construction
+            cached = self._fingerprint = (self.salt, hashlib.sha256(self._canonical(self.salt)).hexdigest())
+        return cached[1]
 
     @property
     def short_fingerprint(self) -> str:
@@ -406,17 +414,284 @@ class CatMapKey(Key):
         return _mark_seeded(cls(block_size, channels, secret))
 
 
+class _PositionKeyedKey(Key):
+    """A key with its own material for every block position of one image size, then a block location shuffle.
+
+    The schemes of Madono et al. (ELE) and of Kurihara, Chuman and Kiya (EtC)
+    transform the block at plain position `s` with key row `s`, then move it:
+    ciphertext block `b` is the transformed plain block `block_permutation[b]`.
+    Blocks are numbered in raster order. The key fits one image size only.
+    """
+
+    def __init__(self, block_size: int, channels: int, image_size, block_permutation, *,
+                 created: str | None = None):
+        super().__init__(block_size, channels, created=created)
+        self.image_size = _image_size(image_size, self.block_size)
+        self.block_permutation = _validated_permutation(block_permutation, self.blocks, self.scheme)
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Block rows and columns (H/M, W/M) of the images the key is for."""
+        return self.image_size[0] // self.block_size, self.image_size[1] // self.block_size
+
+    @property
+    def blocks(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "image_size": list(self.image_size)}
+
+    def _position_material(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def material(self) -> dict[str, Any]:
+        return {"image_size": list(self.image_size), **self._position_material(),
+                "block_permutation": [int(v) for v in self.block_permutation]}
+
+    @classmethod
+    def _check_entries(cls, block_size: int, channels: int, image_size) -> tuple[int, int]:
+        height, width = _image_size(image_size, block_size)
+        entries = (height // block_size) * (width // block_size) * cls.entries_per_block(block_size, channels)
+        if entries > MAX_KEY_ENTRIES:
+            raise KeyMismatchError(
+                f"A {cls.scheme} key for {height}x{width} images in blocks of {block_size} would hold "
+                f"{entries:,} values, more than a key file holds ({MAX_KEY_ENTRIES:,}); use larger blocks "
+                "or smaller images."
+            )
+        return height, width
+
+    @classmethod
+    def entries_per_block(cls, block_size: int, channels: int) -> int:
+        raise NotImplementedError
+
+
+class ELEKey(_PositionKeyedKey):
+    """Key of the extended learnable encryption (ELE; Madono et al., AAAI-20 workshop, arXiv:2001.07761).
+
+    Every block position `s` has its own learnable-encryption key: a permutation
+    `nibble_keys[s]` of the 2*M*M*C nibbles of a block, with the reversal mask
+    derived as in Tanaka's code (`nibble_keys[s] > M*M*C`, strictly). The blocks
+    are then shuffled by `block_permutation`.
+    """
+
+    scheme = "ele"
+
+    def __init__(self, block_size: int, channels: int, image_size, nibble_keys, block_permutation, *,
+                 created: str | None = None):
+        super().__init__(block_size, channels, image_size, block_permutation, created=created)
+        self._check_entries(self.block_size, self.channels, self.image_size)
+        length = self.entries_per_block(self.block_size, self.channels)
+        rows = np.asarray(nibble_keys)
+        if rows.ndim != 2 or rows.shape[0] != self.blocks:
+            raise KeyFileError(
+                f"An ele key for {self.image_size[0]}x{self.image_size[1]} images in blocks of {self.block_size} "
+                f"needs {self.blocks} nibble keys (one per block position), got shape {rows.shape}."
+            )
+        self.nibble_keys = _validated_permutations(rows, length, self.scheme)
+
+    @classmethod
+    def entries_per_block(cls, block_size: int, channels: int) -> int:
+        return 2 * block_size * block_size * channels
+
+    @property
+    def reversal_masks(self) -> np.ndarray:
+        """(blocks, 2*M*M*C) booleans: the nibble positions each block's key reverses."""
+        return self.nibble_keys > self.block_size * self.block_size * self.channels
+
+    def _position_material(self) -> dict[str, Any]:
+        return {"nibble_keys": self.nibble_keys.tolist()}
+
+    @classmethod
+    def _material_fields(cls):
+        return ("image_size", "nibble_keys", "block_permutation")
+
+    @classmethod
+    def _from_material(cls, block_size, channels, material, created):
+        return cls(block_size, channels, material["image_size"], material["nibble_keys"],
+                   material["block_permutation"], created=created)
+
+    @classmethod
+    def generate(cls, block_size: int = 4, channels: int = 3, seed: int | None = None, *,
+                 image_size=None) -> ELEKey:
+        """A new key for `image_size` (H, W) images; from the OS CSPRNG, or from `seed` (experiments only)."""
+        block_size = _bounded_int(block_size, "block_size", MAX_BLOCK_SIZE)
+        channels = _bounded_int(channels, "channels", MAX_CHANNELS)
+        height, width = cls._check_entries(block_size, channels, _required_image_size(cls.scheme, image_size))
+        blocks = (height // block_size) * (width // block_size)
+        draw = _Draws(seed)
+        key = cls(block_size, channels, (height, width),
+                  draw.permutations(blocks, cls.entries_per_block(block_size, channels)),
+                  draw.permutations(1, blocks)[0])
+        return _mark_seeded(key) if seed is not None else key
+
+    @classmethod
+    def from_reference_npz(cls, path: str | os.PathLike) -> ELEKey:
+        """Import a key in the format of the reference implementation's key files (`ele_key_m4.npz`).
+
+        Arrays `block_size`, `image_size`, `grid`, `nibble_key` (blocks, 6*M*M) and
+        `block_perm` (blocks,); `nibble_reverse`, if present, must equal the mask
+        derived from `nibble_key`. Read with `allow_pickle=False`, sizes checked
+        before any array is decompressed.
+        """
+        arrays = _read_reference_npz(path, ("block_size", "image_size", "nibble_key", "block_perm"),
+                                     ("grid", "nibble_reverse"))
+        block_size, image_size = _reference_geometry(path, arrays)
+        nibble_keys = arrays["nibble_key"]
+        channels = nibble_keys.shape[-1] // (2 * block_size * block_size) if nibble_keys.ndim == 2 else 0
+        if channels < 1 or nibble_keys.shape[-1] != 2 * block_size * block_size * channels:
+            raise KeyFileError(f"{path}: nibble_key has shape {nibble_keys.shape}, not (blocks, 2*M*M*C).")
+        try:
+            key = cls(block_size, channels, image_size, nibble_keys.astype(np.int64), arrays["block_perm"])
+        except (KeyFileError, KeyMismatchError) as error:
+            raise KeyFileError(f"{path}: {error}") from None
+        if "nibble_reverse" in arrays and not np.array_equal(arrays["nibble_reverse"], key.reversal_masks):
+            raise KeyFileError(f"{path}: nibble_reverse is not the mask nibble_key > M*M*C; the file was edited.")
+        key.origin = "reference"
+        return key
+
+
+class EtCKey(_PositionKeyedKey):
+    """Key of the block scrambling of encryption-then-compression (EtC; Kurihara, Chuman, Kiya).
+
+    Per block position `s`, in this order: `rotations[s]` counter-clockwise
+    quarter turns; negative-positive `x -> 255 - x` where `negative[s]`; a mirror
+    (rows reversed where `flip_vertical[s]`, columns where `flip_horizontal[s]`;
+    never both); output channel `c` taken from input channel `channel_sources[s, c]`.
+    Then the blocks are shuffled by `block_permutation`.
+
+    `colour_shuffle="permute"` (the default) requires every `channel_sources` row to
+    be a permutation, so the scheme is invertible. `"reference_code"` reproduces the
+    reference code's in-place colour assignment, which copies channels over each
+    other (its rows need not be permutations): images encrypted with it cannot be
+    decrypted, and `decrypt` refuses.
+    """
+
+    scheme = "etc"
+    COLOUR_SHUFFLES = ("permute", "reference_code")
+
+    def __init__(self, block_size: int, channels: int, image_size, *, rotations, negative, flip_vertical,
+                 flip_horizontal, channel_sources, block_permutation, colour_shuffle: str = "permute",
+                 created: str | None = None):
+        super().__init__(block_size, channels, image_size, block_permutation, created=created)
+        self._check_entries(self.block_size, self.channels, self.image_size)
+        if colour_shuffle not in self.COLOUR_SHUFFLES:
+            raise KeyFileError(f"colour_shuffle must be one of {', '.join(self.COLOUR_SHUFFLES)}, not {colour_shuffle!r}.")
+        self.colour_shuffle = colour_shuffle
+        self.rotations = _validated_codes(rotations, self.blocks, 4, "rotations")
+        self.negative = _validated_codes(negative, self.blocks, 2, "negative").astype(bool)
+        self.flip_vertical = _validated_codes(flip_vertical, self.blocks, 2, "flip_vertical").astype(bool)
+        self.flip_horizontal = _validated_codes(flip_horizontal, self.blocks, 2, "flip_horizontal").astype(bool)
+        if (self.flip_vertical & self.flip_horizontal).any():
+            raise KeyFileError("An etc key mirrors a block one way at most: flip_vertical and flip_horizontal "
+                               "are both set for some block.")
+        sources = np.asarray(channel_sources)
+        if sources.shape != (self.blocks, self.channels) or (sources.size and sources.dtype.kind not in "iu"):
+            raise KeyFileError(f"channel_sources must be {self.blocks} rows of {self.channels} channel indices, "
+                               f"got shape {sources.shape}.")
+        if colour_shuffle == "permute":
+            self.channel_sources = _validated_permutations(sources, self.channels, self.scheme)
+        else:
+            self.channel_sources = _validated_codes(sources, sources.shape, self.channels, "channel_sources")
+        for array in (self.negative, self.flip_vertical, self.flip_horizontal):
+            array.setflags(write=False)
+
+    @property
+    def invertible(self) -> bool:
+        return self.colour_shuffle == "permute"
+
+    @classmethod
+    def entries_per_block(cls, block_size: int, channels: int) -> int:
+        return 5 + channels
+
+    def _position_material(self) -> dict[str, Any]:
+        return {
+            "rotations": self.rotations.tolist(),
+            "negative": self.negative.astype(int).tolist(),
+            "flip_vertical": self.flip_vertical.astype(int).tolist(),
+            "flip_horizontal": self.flip_horizontal.astype(int).tolist(),
+            "channel_sources": self.channel_sources.tolist(),
+            "colour_shuffle": self.colour_shuffle,
+        }
+
+    @classmethod
+    def _material_fields(cls):
+        return ("image_size", "rotations", "negative", "flip_vertical", "flip_horizontal", "channel_sources",
+                "colour_shuffle", "block_permutation")
+
+    @classmethod
+    def _from_material(cls, block_size, channels, material, created):
+        return cls(block_size, channels, material["image_size"], rotations=material["rotations"],
+                   negative=material["negative"], flip_vertical=material["flip_vertical"],
+                   flip_horizontal=material["flip_horizontal"], channel_sources=material["channel_sources"],
+                   block_permutation=material["block_permutation"], colour_shuffle=material["colour_shuffle"],
+                   created=created)
+
+    @classmethod
+    def generate(cls, block_size: int = 4, channels: int = 3, seed: int | None = None, *,
+                 image_size=None) -> EtCKey:
+        """A new key for `image_size` (H, W) images; from the OS CSPRNG, or from `seed` (experiments only).
+
+        Each block gets one of the 8 symmetries of the square uniformly (a rotation
+        and a horizontal mirror or none), a negative-positive transform with
+        probability 1/2 and a uniform channel permutation. (The reference code draws
+        rotation and mirror separately, which weights the 8 symmetries unequally,
+        and negates exactly half the blocks; its keys import with `from_reference_npz`.)
+        """
+        block_size = _bounded_int(block_size, "block_size", MAX_BLOCK_SIZE)
+        channels = _bounded_int(channels, "channels", MAX_CHANNELS)
+        height, width = cls._check_entries(block_size, channels, _required_image_size(cls.scheme, image_size))
+        blocks = (height // block_size) * (width // block_size)
+        draw = _Draws(seed)
+        key = cls(block_size, channels, (height, width), rotations=draw.integers(blocks, 4),
+                  negative=draw.integers(blocks, 2), flip_vertical=np.zeros(blocks, np.int64),
+                  flip_horizontal=draw.integers(blocks, 2), channel_sources=draw.permutations(blocks, channels),
+                  block_permutation=draw.permutations(1, blocks)[0])
+        return _mark_seeded(key) if seed is not None else key
+
+    @classmethod
+    def from_reference_npz(cls, path: str | os.PathLike, *, colour_shuffle: str = "permute") -> EtCKey:
+        """Import a key in the format of the reference implementation's key files (`etc_key_m4.npz`).
+
+        `colour_shuffle="permute"` takes `channel_perm` (invertible);
+        `"reference_code"` takes `channel_src_paper_code`, the reference code's
+        non-invertible colour mapping (the one behind the published EtC figures).
+        """
+        if colour_shuffle not in cls.COLOUR_SHUFFLES:
+            raise ValueError(f"colour_shuffle must be one of {', '.join(cls.COLOUR_SHUFFLES)}, not {colour_shuffle!r}.")
+        channels_field = "channel_perm" if colour_shuffle == "permute" else "channel_src_paper_code"
+        arrays = _read_reference_npz(
+            path, ("block_size", "image_size", "rotation_ccw", "negative", "flip_vertical", "flip_horizontal",
+                   channels_field, "block_perm"), ("grid",))
+        block_size, image_size = _reference_geometry(path, arrays)
+        sources = arrays[channels_field]
+        if sources.ndim != 2:
+            raise KeyFileError(f"{path}: {channels_field} has shape {sources.shape}, not (blocks, C).")
+        try:
+            key = cls(block_size, int(sources.shape[1]), image_size, rotations=arrays["rotation_ccw"],
+                      negative=arrays["negative"], flip_vertical=arrays["flip_vertical"],
+                      flip_horizontal=arrays["flip_horizontal"], channel_sources=sources,
+                      block_permutation=arrays["block_perm"], colour_shuffle=colour_shuffle)
+        except (KeyFileError, KeyMismatchError) as error:
+            raise KeyFileError(f"{path}: {error}") from None
+        key.origin = "reference"
+        return key
+
+
 _KEY_CLASSES: dict[str, type[Key]] = {
-    cls.scheme: cls for cls in (PlainKey, BlockShuffleKey, CatMapKey, LearnableKey)
+    cls.scheme: cls for cls in (PlainKey, BlockShuffleKey, CatMapKey, LearnableKey, ELEKey, EtCKey)
 }
 # Schemes that encrypt every M x M block with the same key (block stems, block augmentation).
 BLOCK_WISE_SCHEMES = tuple(name for name, cls in _KEY_CLASSES.items() if issubclass(cls, _PermutationKey))
+# Schemes with their own key for every block position of one image size, and a block location shuffle.
+POSITION_KEYED_SCHEMES = tuple(name for name, cls in _KEY_CLASSES.items() if issubclass(cls, _PositionKeyedKey))
 _SCHEME_ALIASES = {
     "proposed": "learnable",
     "naive": "block_shuffle",
     "shuffle": "block_shuffle",
     "catmap": "cat_map",
     "identity": "plain",
+    "extended_learnable": "ele",
+    "encryption_then_compression": "etc",
 }
 
 
@@ -426,11 +701,17 @@ def key_class(scheme: str) -> type[Key]:
 
 
 def generate_key(scheme: str, block_size: int | None = None, channels: int = 3,
-                 seed: int | None = None) -> Key:
-    """A new key for `scheme` (block_size defaults to 4 for block-wise schemes, 1 otherwise)."""
+                 seed: int | None = None, *, image_size: tuple[int, int] | None = None) -> Key:
+    """A new key for `scheme` (block_size defaults to 4 for block-wise schemes, 1 otherwise).
+
+    `image_size` (H, W) is required by the position-keyed schemes (`ele`, `etc`),
+    whose keys fit one image size, and ignored by the others.
+    """
     cls = key_class(scheme)
     if block_size is None:
-        block_size = 4 if issubclass(cls, _PermutationKey) else 1
+        block_size = 4 if issubclass(cls, (_PermutationKey, _PositionKeyedKey)) else 1
+    if issubclass(cls, _PositionKeyedKey):
+        return cls.generate(block_size=block_size, channels=channels, seed=seed, image_size=image_size)
     return cls.generate(block_size=block_size, channels=channels, seed=seed)
 
 
@@ -640,3 +921,122 @@ class _RestrictedUnpickler(pickle.Unpickler):
                 "refusing to load it (it may be malicious)."
             )
         return allowed[(module, name)]
+
+
+MAX_IMAGE_SIDE = 16384
+
+
+def _image_size(value: Any, block_size: int) -> tuple[int, int]:
+    """(H, W) of a position-keyed key, checked: two positive integers, multiples of the block size."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple, np.ndarray)) or len(value) != 2:
+        raise KeyMismatchError(f"image_size must be (height, width), not {value!r}.")
+    height, width = (_positive_int(side, "image_size") for side in value)
+    if max(height, width) > MAX_IMAGE_SIDE:
+        raise KeyMismatchError(f"image_size {height}x{width} has a side over {MAX_IMAGE_SIDE}.")
+    if height % block_size or width % block_size:
+        raise KeyMismatchError(
+            f"image_size {height}x{width} is not a whole number of {block_size}x{block_size} blocks; "
+            f"use sides that are multiples of {block_size}."
+        )
+    return height, width
+
+
+def _required_image_size(scheme: str, image_size: Any) -> Any:
+    if image_size is None:
+        raise KeyMismatchError(
+            f"An {scheme} key has its own material for every block position, so it is made for one image "
+            f"size: pass image_size=(height, width) (keras-lie keygen --scheme {scheme} --image-size HxW)."
+        )
+    return image_size
+
+
+class _Draws:
+    """Uniform draws for key generation: from the OS CSPRNG, or from a seeded generator (experiments)."""
+
+    def __init__(self, seed: int | None):
+        self._generator = None if seed is None else np.random.Generator(np.random.PCG64(int(seed)))
+
+    def _words(self, shape: tuple[int, ...]) -> np.ndarray:
+        count = int(np.prod(shape))
+        if self._generator is None:
+            return np.frombuffer(secrets.token_bytes(8 * count), dtype=np.uint64).reshape(shape)
+        return self._generator.integers(0, 2**64, size=shape, dtype=np.uint64)
+
+    def permutations(self, count: int, length: int) -> np.ndarray:
+        """`count` independent uniform permutations of 0..length-1: the order of random 64-bit sort keys."""
+        while True:
+            words = self._words((count, length))
+            ordered = np.sort(words, axis=1)
+            if not (ordered[:, 1:] == ordered[:, :-1]).any():  # a tie would bias the order: draw again
+                return np.argsort(words, axis=1).astype(np.int64)
+
+    def integers(self, count: int, bound: int) -> np.ndarray:
+        """`count` integers in 0..bound-1; `bound` is a power of two, so a 64-bit word's low bits are uniform."""
+        return (self._words((count,)) % np.uint64(bound)).astype(np.int64)
+
+
+def _validated_permutations(rows: Any, length: int, scheme: str) -> np.ndarray:
+    """Rows that are each a permutation of 0..length-1, as a read-only int64 array."""
+    array = np.asarray(rows)
+    if array.ndim != 2 or array.shape[1] != length or (array.size and array.dtype.kind not in "iu"):
+        raise KeyFileError(f"The {scheme} key needs rows of {length} integers, got an array of shape {array.shape}.")
+    array = array.astype(np.int64)
+    if not (np.sort(array, axis=1) == np.arange(length)).all():
+        bad = int(np.flatnonzero(~(np.sort(array, axis=1) == np.arange(length)).all(axis=1))[0])
+        raise KeyFileError(f"Row {bad} of the {scheme} key is not a permutation of 0..{length - 1}.")
+    array.setflags(write=False)
+    return array
+
+
+def _validated_codes(values: Any, shape, bound: int, name: str) -> np.ndarray:
+    """Integers (or booleans) in 0..bound-1 of the given shape (or length), as a read-only int64 array."""
+    array = np.asarray(values)
+    expected = (shape,) if isinstance(shape, int) else tuple(shape)
+    if array.shape != expected or (array.size and array.dtype.kind not in "iub"):
+        raise KeyFileError(f"{name} must be {expected} integers, got an array of shape {array.shape}.")
+    array = array.astype(np.int64)
+    if array.size and (array.min() < 0 or array.max() >= bound):
+        raise KeyFileError(f"{name} values must lie in 0..{bound - 1}.")
+    array.setflags(write=False)
+    return array
+
+
+def _read_reference_npz(path: str | os.PathLike, required: tuple[str, ...], optional: tuple[str, ...]) -> dict:
+    """The named arrays of a reference key `.npz`, read without pickles and with every size checked first."""
+    path = Path(path)
+    data = _read_regular_file(path, MAX_REFERENCE_NPZ_BYTES, "reference key file")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+    except zipfile.BadZipFile:
+        raise KeyFileError(f"{path} is not a NumPy .npz archive.") from None
+    missing = [name for name in required if name not in members]
+    if missing:
+        raise KeyFileError(f"{path} lacks the array(s) {', '.join(missing)}; it is not a reference key of this scheme.")
+    arrays = {}
+    for name in (*required, *(name for name in optional if name in members)):
+        if members[name].file_size > MAX_REFERENCE_NPZ_BYTES:
+            raise KeyFileError(f"{path}: array {name} unpacks to {members[name].file_size:,} bytes, more than any key.")
+        try:
+            arrays[name] = np.load(io.BytesIO(archive.read(members[name])), allow_pickle=False)
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+            raise KeyFileError(f"{path}: array {name} is not a plain NumPy array ({error}).") from None
+        if arrays[name].dtype.kind not in "iub":
+            raise KeyFileError(f"{path}: array {name} has dtype {arrays[name].dtype}, not integers.")
+    return arrays
+
+
+def _reference_geometry(path, arrays: dict) -> tuple[int, tuple[int, int]]:
+    """Block size and image size of a reference key file, with its grid (if any) checked against them."""
+    block_size, image_size = arrays["block_size"], arrays["image_size"]
+    if block_size.shape != () or image_size.shape != (2,):
+        raise KeyFileError(f"{path}: block_size must be one integer and image_size two.")
+    block_size = _bounded_int(int(block_size), "block_size", MAX_BLOCK_SIZE)
+    try:
+        height, width = _image_size(tuple(int(v) for v in image_size), block_size)
+    except KeyMismatchError as error:
+        raise KeyFileError(f"{path}: {error}") from None
+    if "grid" in arrays and arrays["grid"].tolist() != [height // block_size, width // block_size]:
+        raise KeyFileError(f"{path}: grid {arrays['grid'].tolist()} does not match image_size {[height, width]} "
+                           f"in blocks of {block_size}.")
+    return block_size, (height, width)

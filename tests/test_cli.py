@@ -300,3 +300,20 @@ def test_bad_training_images_are_named_and_one_channel_rule_everywhere(tmp_path,
     assert "alpha.png" in capsys.readouterr().err
     encrypted_grey = read_image(tmp_path / "enc" / "grey.png")
     np.testing.assert_array_equal(encrypted_grey, get_scheme(load_key(key)).encrypt(np.repeat(grey, 3, axis=-1)))
+
+
+def test_keygen_makes_and_imports_ele_and_etc_keys(tmp_path, capsys):
+    from conftest import shared_dir
+
+    assert run("keygen", "--scheme", "ele", "--block-size", "8", "--image-size", "16x24", "-o", tmp_path / "ele.json") == 0
+    key = load_key(tmp_path / "ele.json")
+    assert (key.scheme, key.block_size, key.image_size) == ("ele", 8, (16, 24))
+    assert run("keygen", "--scheme", "etc", "-o", tmp_path / "etc.json") != 0
+    assert "--image-size HxW" in capsys.readouterr().err
+    reference = shared_dir() / "reference" / "etc_key_m4.npz"
+    if reference.is_file():
+        assert run("keygen", "--scheme", "etc", "--from-reference", reference, "--colour-shuffle", "reference-code",
+                   "-o", tmp_path / "paper.json") == 0
+        assert load_key(tmp_path / "paper.json").colour_shuffle == "reference_code"
+        assert run("keygen", "--from-reference", reference, "-o", tmp_path / "x.json") != 0
+        assert "--scheme etc" in capsys.readouterr().err

@@ -213,3 +213,101 @@ def test_reference_pickle_garbage(tmp_path):
     path.write_bytes(b"not a pickle")
     with pytest.raises(KeyFileError):
         LearnableKey.from_reference_pickle(path)
+
+
+# -- position-keyed keys (ELE, EtC) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", ["ele", "etc"])
+def test_position_keyed_keys_round_trip_and_detect_edits(tmp_path, scheme):
+    import json
+
+    key = generate_key(scheme, block_size=4, image_size=(16, 24))
+    assert key.image_size == (16, 24) and key.grid == (4, 6) and key.blocks == 24
+    assert sorted(key.block_permutation.tolist()) == list(range(24))
+    path = key.save(tmp_path / "key.json")
+    loaded = load_key(path)
+    assert loaded == key and loaded.fingerprint == key.fingerprint and loaded.describe()["image_size"] == [16, 24]
+    document = json.loads(path.read_text())
+    permutation = document["block_permutation"]
+    permutation[0], permutation[1] = permutation[1], permutation[0]
+    (tmp_path / "edited.json").write_text(json.dumps(document))
+    with pytest.raises(KeyFileError, match="fingerprint does not match"):
+        load_key(tmp_path / "edited.json")
+    document["image_size"] = [16, 20]
+    (tmp_path / "resized.json").write_text(json.dumps(document))
+    with pytest.raises(KeyFileError, match="block_permutation|permutation"):
+        load_key(tmp_path / "resized.json")
+
+
+def test_ele_keys_are_fresh_permutations_from_the_csprng_and_seeds_reproduce():
+    from keras_lie.keys import ELEKey
+
+    a, b = (ELEKey.generate(block_size=2, channels=3, image_size=(8, 8)) for _ in range(2))
+    assert a != b and a.origin == "random"
+    assert (np.sort(a.nibble_keys, axis=1) == np.arange(24)).all()
+    assert len({row.tobytes() for row in a.nibble_keys}) == 16  # a different key for every block position
+    seeded = [ELEKey.generate(block_size=2, seed=7, image_size=(8, 8)) for _ in range(2)]
+    assert seeded[0] == seeded[1] and seeded[0].origin == "seed"
+    assert seeded[0].fingerprint != seeded[1].fingerprint  # salted
+
+
+def test_etc_generation_draws_the_eight_symmetries_negation_and_channel_permutations():
+    from keras_lie.keys import EtCKey
+
+    key = EtCKey.generate(block_size=2, channels=3, image_size=(64, 64))  # 1024 blocks
+    assert set(key.rotations.tolist()) == {0, 1, 2, 3} and not key.flip_vertical.any()
+    assert 400 < key.flip_horizontal.sum() < 624 and 400 < key.negative.sum() < 624
+    assert (np.sort(key.channel_sources, axis=1) == np.arange(3)).all()
+    assert len({tuple(row) for row in key.channel_sources.tolist()}) == 6
+
+
+def test_position_keyed_key_errors_say_how_to_fix_them():
+    from keras_lie.keys import ELEKey, EtCKey
+
+    with pytest.raises(KeyMismatchError, match=r"image_size=\(height, width\).*--image-size HxW"):
+        generate_key("ele", block_size=4)
+    with pytest.raises(KeyMismatchError, match="multiples of 4"):
+        ELEKey.generate(block_size=4, image_size=(30, 32))
+    with pytest.raises(KeyMismatchError, match="more than a key file holds"):
+        ELEKey.generate(block_size=4, image_size=(1024, 1024))
+    rng = np.random.default_rng(0)
+    with pytest.raises(KeyFileError, match="one way at most"):
+        EtCKey(2, 3, (2, 4), rotations=[0, 1], negative=[0, 1], flip_vertical=[1, 0], flip_horizontal=[1, 0],
+               channel_sources=[[0, 1, 2], [2, 1, 0]], block_permutation=[1, 0])
+    with pytest.raises(KeyFileError, match="Row 1 .* not a permutation"):
+        EtCKey(2, 3, (2, 4), rotations=[0, 1], negative=[0, 1], flip_vertical=[0, 0], flip_horizontal=[1, 0],
+               channel_sources=[[0, 1, 2], [2, 2, 0]], block_permutation=[1, 0])
+    with pytest.raises(KeyFileError, match="rotations values must lie in 0..3"):
+        EtCKey(2, 3, (2, 4), rotations=[0, 4], negative=[0, 1], flip_vertical=[0, 0], flip_horizontal=[1, 0],
+               channel_sources=[[0, 1, 2], [2, 1, 0]], block_permutation=[1, 0])
+    with pytest.raises(KeyFileError, match="needs 2 nibble keys"):
+        ELEKey(1, 3, (1, 2), [rng.permutation(6)], [1, 0])
+
+
+def test_reference_npz_import_refuses_bad_files(tmp_path):
+    from keras_lie.keys import ELEKey, EtCKey
+
+    rng = np.random.default_rng(0)
+    keys = np.stack([rng.permutation(96) for _ in range(4)])
+    good = {"block_size": np.int64(4), "image_size": np.array([8, 8]), "grid": np.array([2, 2]),
+            "nibble_key": keys, "nibble_reverse": keys > 48, "block_perm": np.array([2, 0, 3, 1])}
+    np.savez(tmp_path / "good.npz", **good)
+    key = ELEKey.from_reference_npz(tmp_path / "good.npz")
+    assert key.origin == "reference" and key.is_experiment_key and key.channels == 3
+    np.savez(tmp_path / "edited.npz", **{**good, "nibble_reverse": keys >= 48})
+    with pytest.raises(KeyFileError, match="nibble_reverse"):
+        ELEKey.from_reference_npz(tmp_path / "edited.npz")
+    np.savez(tmp_path / "grid.npz", **{**good, "grid": np.array([4, 1])})
+    with pytest.raises(KeyFileError, match="grid"):
+        ELEKey.from_reference_npz(tmp_path / "grid.npz")
+    np.savez(tmp_path / "objects.npz", **{**good, "block_perm": np.array([2, 0, 3, 1], dtype=object)})
+    with pytest.raises(KeyFileError, match="block_perm is not a plain NumPy array"):
+        ELEKey.from_reference_npz(tmp_path / "objects.npz")
+    with pytest.raises(KeyFileError, match="lacks the array"):
+        EtCKey.from_reference_npz(tmp_path / "good.npz")
+    (tmp_path / "text.npz").write_text("not a zip")
+    with pytest.raises(KeyFileError, match="not a NumPy .npz"):
+        ELEKey.from_reference_npz(tmp_path / "text.npz")
+    with pytest.raises(ValueError, match="colour_shuffle"):
+        EtCKey.from_reference_npz(tmp_path / "good.npz", colour_shuffle="swap")

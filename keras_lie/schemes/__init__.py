@@ -1,4 +1,4 @@
-"""The four image encryption schemes, each a `Scheme` bound to a key."""
+"""The image encryption schemes, each a `Scheme` bound to a key."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from keras_lie.keys import Key, load_key
 from keras_lie.schemes.base import PADDING_MODES, Scheme
 from keras_lie.schemes.block_shuffle import BlockShuffleScheme
 from keras_lie.schemes.cat_map import CatMapScheme
+from keras_lie.schemes.ele import ELEScheme
+from keras_lie.schemes.etc import EtCScheme
 from keras_lie.schemes.learnable import LearnableScheme
 from keras_lie.schemes.plain import PlainScheme
+from keras_lie.schemes.position_keyed import PositionKeyedScheme
 
 SCHEMES: dict[str, type[Scheme]] = {
-    cls.name: cls for cls in (PlainScheme, CatMapScheme, BlockShuffleScheme, LearnableScheme)
+    cls.name: cls for cls in (PlainScheme, CatMapScheme, BlockShuffleScheme, LearnableScheme, ELEScheme, EtCScheme)
 }
 
 
@@ -58,7 +61,10 @@ __all__ = [
     "SCHEMES",
     "BlockShuffleScheme",
     "CatMapScheme",
+    "ELEScheme",
+    "EtCScheme",
     "LearnableScheme",
+    "PositionKeyedScheme",
     "PlainScheme",
     "Scheme",
     "decrypt",

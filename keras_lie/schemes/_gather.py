@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import tensorflow as tf
 
 from keras_lie.blocks import offset_coordinates
@@ -19,9 +20,13 @@ from keras_lie.blocks import offset_coordinates
 
 @dataclasses.dataclass(frozen=True)
 class BytePlan:
-    """out[p] = in[index[p]] over the flattened H*W*C bytes."""
+    """out[p] = in[index[p]] ^ xor[p] over the flattened H*W*C bytes (no XOR where `xor` is None).
+
+    An XOR with 255 is the negative-positive transform 255 - x of a byte.
+    """
 
     index: tf.Tensor  # int32 [H*W*C]
+    xor: tf.Tensor | None = None  # uint8 [H*W*C]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,9 +48,10 @@ class NibblePlan:
 
 def apply_plan(flat_images: tf.Tensor, plan: BytePlan | NibblePlan) -> tf.Tensor:
     """Apply a plan to uint8 images of shape (N, H*W*C)."""
-    if isinstance(plan, BytePlan):
-        return tf.gather(flat_images, plan.index, axis=1)
     bits = tf.bitwise
+    if isinstance(plan, BytePlan):
+        moved = tf.gather(flat_images, plan.index, axis=1)
+        return moved if plan.xor is None else bits.bitwise_xor(moved, plan.xor)
     lo = tf.gather(flat_images, plan.lo_index, axis=1)
     hi = tf.gather(flat_images, plan.hi_index, axis=1)
     lo = bits.bitwise_xor(bits.bitwise_and(bits.right_shift(lo, plan.lo_shift), 15), plan.lo_xor)
@@ -53,21 +59,67 @@ def apply_plan(flat_images: tf.Tensor, plan: BytePlan | NibblePlan) -> tf.Tensor
     return bits.bitwise_or(bits.left_shift(hi, 4), lo)
 
 
-def block_positions(height, width, channels: int, block_size: int):
-    """For every flat image position: its block's origin and its offset inside the block.
+def blockwise_plan(height, width, channels: int, block_size: int, source, xor=None, *, block_source=None,
+                   nibbles: bool = False) -> BytePlan | NibblePlan:
+    """The plan of a block-wise scheme from its maps of one block: one for all blocks, or one per block.
+
+    Args:
+        source: for each position of an output block, the position in its input
+            block it comes from: bytes (d = M*M*C positions) or, with `nibbles`,
+            nibbles (2d positions: the d lower nibbles, then the d upper). Shape
+            `(positions,)` for a map shared by every block, or `(blocks,
+            positions)` with one row per output block (raster order).
+        xor: the same shape: what is XORed into each value (15 reverses a nibble,
+            255 is the negative-positive transform of a byte), or None.
+        block_source: `(blocks,)`, the input block each output block comes from
+            (None: the block at the same position).
+
+    Height and width may be tensors for shared maps; per-block maps fit one size.
+    """
+    m, d = block_size, block_size * block_size * channels
+    source = np.asarray(source)
+    per_block = source.ndim == 2
+    block, offset = block_indices(height, width, channels, block_size)
+    in_block = block if block_source is None else tf.gather(tf.constant(block_source, tf.int32), block)
+    columns = width // m
+    origin = ((in_block // columns) * m * width + (in_block % columns) * m) * channels
+
+    def lookup(table, dtype, position):
+        table = tf.constant(np.asarray(table), dtype)
+        if per_block:
+            return tf.gather(tf.reshape(table, [-1]), block * table.shape[1] + position)
+        return tf.gather(table, position)
+
+    def part(position):
+        taken = lookup(source % d if nibbles else source, tf.int32, position)
+        index = origin + block_offset_to_image_delta(taken, width, channels, block_size)
+        flip = None if xor is None else lookup(xor, tf.uint8, position)
+        return index, lookup(4 * (source >= d), tf.uint8, position) if nibbles else None, flip
+
+    if not nibbles:
+        index, _, flip = part(offset)
+        return BytePlan(index=index, xor=flip)
+    lo_index, lo_shift, lo_xor = part(offset)
+    hi_index, hi_shift, hi_xor = part(offset + d)
+    zeros = tf.zeros_like(lo_shift)
+    return NibblePlan(lo_index, lo_shift, zeros if lo_xor is None else lo_xor,
+                      hi_index, hi_shift, zeros if hi_xor is None else hi_xor)
+
+
+def block_indices(height, width, channels: int, block_size: int):
+    """For every flat image position: its block's raster index and its offset inside the block.
 
     Returns:
-        (block_origin, offset): int32 tensors of shape [H*W*C]. `block_origin` is
-        the flat index of the block's first byte; `offset` is the position inside
-        the block in (row, column, channel) order, 0 <= offset < M*M*C.
+        (block, offset): int32 tensors of shape [H*W*C]; 0 <= block < (H/M)*(W/M),
+        0 <= offset < M*M*C in (row, column, channel) order.
     """
     m = block_size
     rows = tf.range(height, dtype=tf.int32)[:, None, None]
     cols = tf.range(width, dtype=tf.int32)[None, :, None]
     chans = tf.range(channels, dtype=tf.int32)[None, None, :]
     offset = ((rows % m) * m + cols % m) * channels + chans
-    origin = ((rows - rows % m) * width + (cols - cols % m)) * channels + tf.zeros_like(chans)
-    return tf.reshape(origin, [-1]), tf.reshape(offset, [-1])
+    block = (rows // m) * (width // m) + cols // m + tf.zeros_like(chans)
+    return tf.reshape(block, [-1]), tf.reshape(offset, [-1])
 
 
 def block_offset_to_image_delta(block_offsets, width, channels: int, block_size: int):
@@ -81,12 +133,16 @@ def apply_plan_arithmetic(flat_images: tf.Tensor, plan: BytePlan | NibblePlan) -
     """`apply_plan` with integer arithmetic instead of bit operations, for TFLite's builtin ops.
 
     For 4-bit values, `(v >> s) & 15` is `(v // 2**s) % 16`, `v ^ 15` is `15 - v`,
-    and `(hi << 4) | lo` is `16 * hi + lo`; the result is bit-identical.
-    Takes and returns uint8 `(N, H*W*C)`.
+    and `(hi << 4) | lo` is `16 * hi + lo`; for bytes, `v ^ 255` is `255 - v`. The
+    result is bit-identical. Takes and returns uint8 `(N, H*W*C)`.
     """
     x = tf.cast(flat_images, tf.int32)
     if isinstance(plan, BytePlan):
-        return tf.cast(tf.gather(x, plan.index, axis=1), tf.uint8)
+        moved = tf.gather(x, plan.index, axis=1)
+        if plan.xor is not None:
+            flip = tf.cast(tf.cast(plan.xor, tf.int32) > 0, tf.int32)
+            moved = moved + flip * (255 - 2 * moved)
+        return tf.cast(moved, tf.uint8)
 
     def nibble(index, shift, xor):
         divisor = 1 + 15 * (tf.cast(shift, tf.int32) // 4)  # 2**shift for shifts of 0 and 4

@@ -58,6 +58,11 @@ class Scheme:
     def channels(self) -> int:
         return self.key.channels
 
+    @property
+    def fixed_image_size(self) -> tuple[int, int] | None:
+        """The one (H, W) the key fits, for schemes keyed per block position; None for any size."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.key!r})"
 
@@ -95,6 +100,8 @@ class Scheme:
         """Encrypt or decrypt a checked uint8 batch (N, H, W, C) with TF ops only."""
         shape = tf.shape(images)
         height, width = images.shape[1], images.shape[2]
+        if height is None or width is None:
+            height, width = self.fixed_image_size or (None, None)  # checked at run time by _pad_or_check
         if height is not None and width is not None:
             plan = self._cached_plan(height, width, direction)
         else:
@@ -187,12 +194,19 @@ class Scheme:
         m = self.block_size
         if padding == "replicate":
             return _replicate_pad(images, (-shape[1]) % m, (-shape[2]) % m)
-        check = tf.debugging.Assert(
+        checks = [tf.debugging.Assert(
             tf.logical_and(shape[1] % m == 0, shape[2] % m == 0),
             [f"keras-lie: image sides must be multiples of the block size {m}; "
              "crop or resize, or use padding='replicate' (--padding replicate). Got height, width:", shape[1], shape[2]],
-        )
-        with tf.control_dependencies([check]):
+        )]
+        if self.fixed_image_size is not None:
+            fixed_height, fixed_width = self.fixed_image_size
+            checks.append(tf.debugging.Assert(
+                tf.logical_and(shape[1] == fixed_height, shape[2] == fixed_width),
+                [f"keras-lie: this {self.name} key is for {fixed_height}x{fixed_width} images only; resize or crop "
+                 "them, or make a key for their size. Got height, width:", shape[1], shape[2]],
+            ))
+        with tf.control_dependencies(checks):
             return tf.identity(images)
 
 

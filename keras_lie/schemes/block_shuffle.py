@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 from keras_lie.keys import BlockShuffleKey
-from keras_lie.schemes._gather import BytePlan, block_offset_to_image_delta, block_positions
+from keras_lie.schemes._gather import blockwise_plan
 from keras_lie.schemes.base import Scheme
 
 
@@ -38,7 +37,4 @@ class BlockShuffleScheme(Scheme):
         return permutation if direction == "encrypt" else np.argsort(permutation)
 
     def plan(self, height, width, direction):
-        origin, offset = block_positions(height, width, self.channels, self.block_size)
-        source = tf.gather(tf.constant(self.block_source(direction), tf.int32), offset)
-        delta = block_offset_to_image_delta(source, width, self.channels, self.block_size)
-        return BytePlan(index=origin + delta)
+        return blockwise_plan(height, width, self.channels, self.block_size, self.block_source(direction))

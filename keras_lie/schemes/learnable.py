@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 from keras_lie.blocks import reversal_parity
 from keras_lie.keys import LearnableKey
-from keras_lie.schemes._gather import NibblePlan, block_offset_to_image_delta, block_positions
+from keras_lie.schemes._gather import blockwise_plan
 from keras_lie.schemes.base import Scheme
 
 
@@ -50,18 +49,5 @@ class LearnableScheme(Scheme):
         return source, 15 * reversal_parity(source, self.key.reversal_mask)
 
     def plan(self, height, width, direction):
-        d = self.block_size * self.block_size * self.channels
         source, xor = self.nibble_source(direction)
-        origin, offset = block_positions(height, width, self.channels, self.block_size)
-
-        def half(block_source, block_xor):
-            # Source byte within the block, which nibble of it, and the reversal.
-            byte = tf.gather(tf.constant(block_source % d, tf.int32), offset)
-            shift = tf.gather(tf.constant(4 * (block_source >= d), tf.uint8), offset)
-            flip = tf.gather(tf.constant(block_xor, tf.uint8), offset)
-            index = origin + block_offset_to_image_delta(byte, width, self.channels, self.block_size)
-            return index, shift, flip
-
-        lo_index, lo_shift, lo_xor = half(source[:d], xor[:d])
-        hi_index, hi_shift, hi_xor = half(source[d:], xor[d:])
-        return NibblePlan(lo_index, lo_shift, lo_xor, hi_index, hi_shift, hi_xor)
+        return blockwise_plan(height, width, self.channels, self.block_size, source, xor, nibbles=True)

@@ -78,9 +78,10 @@ def test_encryptor_embeds_the_key_and_is_owner_only(tmp_path):
     assert read_export_metadata(path)["secret"] is True
 
 
-@pytest.mark.parametrize("scheme", ["learnable", "block_shuffle", "cat_map", "plain"])
+@pytest.mark.parametrize("scheme", ["learnable", "block_shuffle", "cat_map", "plain", "ele", "etc"])
 def test_tflite_encryptor_is_bit_exact_with_builtin_ops_only(scheme, tmp_path):
-    key = generate_key(scheme, block_size=4 if scheme in ("learnable", "block_shuffle") else None)
+    key = generate_key(scheme, block_size=4 if scheme in ("learnable", "block_shuffle", "ele", "etc") else None,
+                       image_size=(16, 24))
     path = keras_lie.models.export_encryptor_tflite(key, tmp_path / "camera.tflite", (16, 24))
     assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0  # holds the key: owner-only
     interpreter = tf.lite.Interpreter(model_path=str(path))  # the stock interpreter: no Flex delegate

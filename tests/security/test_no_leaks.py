@@ -147,7 +147,9 @@ def test_key_files_must_be_small_regular_and_shallow(tmp_path):
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(KeyFileError, match="not a regular file"):
         load_key(tmp_path / "fifo")  # returns at once instead of waiting for a writer
-    (tmp_path / "huge.json").write_bytes(b" " * (5 * 1024 * 1024))
+    from keras_lie.keys import MAX_KEY_FILE_BYTES
+
+    (tmp_path / "huge.json").write_bytes(b" " * (MAX_KEY_FILE_BYTES + 1))
     with pytest.raises(KeyFileError, match="more than any key file"):
         load_key(tmp_path / "huge.json")
     (tmp_path / "deep.json").write_text("[" * 200_000 + "]" * 200_000)
