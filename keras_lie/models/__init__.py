@@ -10,7 +10,7 @@ from keras_lie.models.classifier import (
     predict_plain,
     walk_layers,
 )
-from keras_lie.models.conversion import block_input_map, convert_key, from_plain
+from keras_lie.models.conversion import block_input_map, convert_key, from_plain, token_input_map
 from keras_lie.models.convmixer import convmixer
 from keras_lie.models.export import (
     export,
@@ -22,6 +22,7 @@ from keras_lie.models.export import (
 from keras_lie.models.initialization import initialize_stem_from_data
 from keras_lie.models.pyramidnet import pyramidnet
 from keras_lie.models.tanaka import tanaka_network
+from keras_lie.models.vit import vit
 
 __all__ = [
     "block_input_map",
@@ -43,5 +44,7 @@ __all__ = [
     "pyramidnet",
     "read_export_metadata",
     "tanaka_network",
+    "token_input_map",
+    "vit",
     "walk_layers",
 ]

@@ -6,6 +6,12 @@ naive shuffle maps bytes by a permutation. A `BlockStem`'s first convolution
 sees exactly one block per position, linearly, so a permutation of its inputs
 and a reversal `u -> 1 - u` of scaled inputs can be folded into its kernel and
 bias. That makes a model trained under one key exact under another.
+
+The position-keyed schemes (ELE, EtC) map each block position by its own
+signed permutation and then move the blocks; a block-token ViT (`vit`) with a
+per-position normalisation and embedding absorbs both: each position's map
+goes into that position's weights, and the token order does not matter to the
+transformer after it.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ import numpy as np
 
 from keras_lie.blocks import offset_coordinates
 from keras_lie.errors import KeyMismatchError
-from keras_lie.keys import Key, PlainKey
-from keras_lie.models.classifier import encryption_info, find_block_stem
+from keras_lie.keys import POSITION_KEYED_SCHEMES, Key, PlainKey
+from keras_lie.layers import BlockTokens, PositionwiseDense
+from keras_lie.models.classifier import encryption_info, find_block_stem, walk_layers
 from keras_lie.schemes import get_scheme
 
 
@@ -31,6 +38,12 @@ def block_input_map(key: Key | None, input_mode: str, block_size: int, channels:
     if key is None or key.scheme == "plain":
         size = 2 * d if input_mode == "nibbles" else d
         return np.arange(size), np.zeros(size, bool)
+    if key.scheme in POSITION_KEYED_SCHEMES:
+        raise KeyMismatchError(
+            f"{key.scheme!r} keys transform every block position with its own key and move the blocks; no block "
+            "stem shared across positions can undo that. Use a block-token ViT (keras_lie.models.vit) with "
+            "shared_embedding=False, which convert_key converts exactly."
+        )
     if key.scheme == "cat_map" or (key.scheme == "learnable" and input_mode != "nibbles"):
         raise KeyMismatchError(
             f"No exact conversion exists for {key.scheme!r} keys with a {input_mode!r} stem: "
@@ -71,6 +84,18 @@ def convert_key(model: keras.Model, old_key: Key | None, new_key: Key, *, copy: 
         converted = keras.models.clone_model(model)
         converted.set_weights(model.get_weights())
         model = converted
+    tokens = [layer for layer in walk_layers(model) if isinstance(layer, BlockTokens)]
+    if tokens:
+        _convert_block_tokens(model, tokens, old_key, new_key)
+    else:
+        _convert_block_stem(model, old_key, new_key)
+    info = encryption_info(model)
+    if info is not None:
+        info.scheme, info.key_fingerprint = new_key.scheme, new_key.fingerprint
+    return model
+
+
+def _convert_block_stem(model: keras.Model, old_key: Key | None, new_key: Key) -> None:
     stem = find_block_stem(model)
     m, c = stem.block_size, stem.input_channels
     mode = stem.input_mode
@@ -105,10 +130,82 @@ def convert_key(model: keras.Model, old_key: Key | None, new_key: Key, *, copy: 
         stem.input_norm.set_weights(new)
     stem.block_conv.set_weights([new_kernel.reshape(kernel.shape), new_bias])
 
-    info = encryption_info(model)
-    if info is not None:
-        info.scheme, info.key_fingerprint = new_key.scheme, new_key.fingerprint
-    return model
+
+def token_input_map(key: Key | None, input_mode: str, block_size: int, channels: int, blocks: int):
+    """How `key` maps a block-token model's tokens, per output block position.
+
+    Returns `(block_source, source, flip)`: encrypted token `b` is plain token
+    `block_source[b]` with features `enc[b, i] = plain[block_source[b], source[b, i]]`,
+    reversed (`u -> 1 - u`) where `flip[b, i]`. Features are those of `BlockTokens`
+    (bytes, or the lower then the upper nibbles). Raises KeyMismatchError where
+    the map is not of this form.
+    """
+    d = block_size * block_size * channels
+    features = 2 * d if input_mode == "nibbles" else d
+    if key is not None and key.scheme in POSITION_KEYED_SCHEMES:
+        if (key.block_size, key.channels, key.blocks) != (block_size, channels, blocks):
+            raise KeyMismatchError(
+                f"The key is for {key.image_size[0]}x{key.image_size[1]} images in {key.block_size}x{key.block_size} "
+                f"blocks of {key.channels} channels ({key.blocks} blocks); the model has {blocks} tokens of "
+                f"{block_size}x{block_size}x{channels}."
+            )
+        scheme = get_scheme(key)
+        if key.scheme == "ele":
+            if input_mode != "nibbles":
+                raise KeyMismatchError("No exact conversion exists for 'ele' keys with byte tokens: ELE mixes nibbles "
+                                       "inside bytes; build the model with input_mode='nibbles'.")
+            source, xor = scheme.nibble_sources("encrypt")
+            return scheme.block_sources("encrypt"), source, xor == 15
+        if not key.invertible:
+            raise KeyMismatchError("An etc key with the reference code's lossy colour step has no exact conversion.")
+        offsets, xor = (scheme.rows_for_output(table, "encrypt") for table in scheme.encryption_maps())
+        flip = xor == 255
+        if input_mode == "nibbles":  # 255 - x reverses both nibbles
+            offsets, flip = np.concatenate([offsets, offsets + d], axis=1), np.concatenate([flip, flip], axis=1)
+        return scheme.block_sources("encrypt"), offsets, flip
+    source, flip = block_input_map(key, input_mode, block_size, channels)
+    return (np.arange(blocks), np.broadcast_to(source, (blocks, features)),
+            np.broadcast_to(flip, (blocks, features)))
+
+
+def _convert_block_tokens(model: keras.Model, tokens: list, old_key: Key | None, new_key: Key) -> None:
+    layers = {layer.name: layer for layer in walk_layers(model)}
+    if len(tokens) != 1 or "block_norm" not in layers or "block_embedding" not in layers:
+        raise ValueError("convert_key converts block-token models built by keras_lie.models.vit (one BlockTokens, "
+                         "a block_norm and a block_embedding layer).")
+    token_layer, norm, embedding = tokens[0], layers["block_norm"], layers["block_embedding"]
+    blocks, features = token_layer.output.shape[1], token_layer.output.shape[2]
+    m = token_layer.block_size
+    channels = features // (m * m * (2 if token_layer.input_mode == "nibbles" else 1))
+    maps = [token_input_map(key, token_layer.input_mode, m, channels, blocks) for key in (old_key, new_key)]
+    (old_blocks, old_source, old_flip), (new_blocks, new_source, new_flip) = maps
+    # New token c is plain block new_blocks[c], which the old key put at position b[c]; its new
+    # feature j is plain feature new_source[c, j], which the old key put at feature i[c, j].
+    b = np.argsort(old_blocks)[new_blocks]
+    i = np.take_along_axis(np.argsort(old_source, axis=1)[b], new_source, axis=1)
+    g = np.take_along_axis(old_flip[b], i, axis=1) ^ new_flip
+    sign = np.where(g, -1.0, 1.0)
+    positionwise = isinstance(embedding, PositionwiseDense)
+    if not positionwise and not ((b == np.arange(blocks)).all() and (i == i[0]).all() and (g == g[0]).all()):
+        raise KeyMismatchError(
+            "A shared block embedding cannot follow a key that treats block positions differently "
+            f"({new_key.scheme!r}); build the model with shared_embedding=False."
+        )
+    kernel, bias = (np.asarray(w) for w in embedding.get_weights())
+    if positionwise:
+        new_kernel = sign[..., None] * kernel[b[:, None], i]
+        new_bias = bias[b]
+    else:
+        new_kernel, new_bias = sign[0][:, None] * kernel[i[0]], bias
+    embedding.set_weights([new_kernel, new_bias])
+    # BN(1 - u) = -BN(u) once the mean becomes 1 - mean and beta -beta (see _convert_block_stem).
+    gamma, beta, mean, variance = (np.asarray(w).reshape(-1, features) for w in norm.get_weights())
+    rows = b[:, None] if positionwise else np.zeros((1, 1), int)
+    picked = i if positionwise else i[:1]
+    flip, signs = (g, sign) if positionwise else (g[:1], sign[:1])
+    new_mean = mean[rows, picked]
+    norm.set_weights([w.reshape(-1) for w in (gamma[rows, picked], signs * beta[rows, picked],
+                                              np.where(flip, 1.0 - new_mean, new_mean), variance[rows, picked])])
 
 
 def from_plain(model: keras.Model, new_key: Key, *, copy: bool = True) -> keras.Model:
