@@ -17,13 +17,24 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from keras_lie.experiments import GAP_ATTEMPTS, GAP_DIAGNOSTICS, GAP_ROWS, PRESETS, accuracy_gap  # noqa: E402
+from keras_lie.experiments import (  # noqa: E402
+    GAP_ATTEMPTS,
+    GAP_DIAGNOSTICS,
+    GAP_ROWS,
+    PRESETS,
+    TABLE_I_PYRAMIDNET_ROWS,
+    TABLE_I_VIT_ROWS,
+    accuracy_gap,
+)
 
 ROW_SETS = {
     "main": GAP_ROWS,
     "attempts": GAP_ATTEMPTS,
     "diagnostics": GAP_DIAGNOSTICS,
     "all": GAP_ROWS + GAP_ATTEMPTS + GAP_DIAGNOSTICS,
+    # The extended Table I (ELE, EtC): with --backbones vit, and with --backbones pyramidnet.
+    "table-i-vit": TABLE_I_VIT_ROWS,
+    "table-i-pyramidnet": TABLE_I_PYRAMIDNET_ROWS,
 }
 
 
@@ -39,7 +50,7 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--rows", default="main",
                         help="comma-separated: main, attempts (key-free ways to lower the nibble cost), "
-                             "diagnostics (uses the key), all")
+                             "diagnostics (uses the key), all, table-i-vit, table-i-pyramidnet")
     parser.add_argument("--output", "-o", default="benchmarks/results/accuracy-gap")
     parser.add_argument("--no-train", action="store_true",
                         help="train nothing: tabulate the runs already finished under --output")

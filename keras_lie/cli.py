@@ -229,8 +229,13 @@ def _add_training_commands(commands) -> None:
                     "and write results.md, results.json and results.png beside the paper's figures.",
     )
     reproduce.add_argument("--schemes", default="plain,cat_map,block_shuffle,learnable",
-                           help="comma-separated schemes, one row each")
-    reproduce.add_argument("--stem-inputs", default="bytes,nibbles", help="for the proposed scheme")
+                           help="comma-separated schemes; ele and etc add three rows each (paper stem, no "
+                                "adaptation, block-token ViT) and plain through the same ViT")
+    reproduce.add_argument("--stem-inputs", default="bytes,nibbles,recipe",
+                           help="rows of the proposed scheme: the paper's stem on bytes or nibbles, and "
+                                "keras-lie's recipe (equivariant stem, data initialisation)")
+    reproduce.add_argument("--no-recalibration", action="store_true",
+                           help="measure with batch normalisation's moving averages instead of recalibrating it")
     add_budget_options(reproduce)
     reproduce.set_defaults(handler=_reproduce)
 
@@ -367,6 +372,7 @@ def _reproduce(args) -> int:
     summary = reproduce(
         args.preset, output_dir=args.output, **_overrides(args), schemes=tuple(s.strip() for s in args.schemes.split(",")),
         stem_modes=tuple(s.strip() for s in args.stem_inputs.split(",")), data_dir=args.data_dir,
+        recalibrate_batch_norm=not args.no_recalibration,
     )
     from keras_lie.experiments import results_table
 

@@ -19,14 +19,33 @@ def test_quick_reproduce_on_a_tiny_zip(image_zip, tmp_path):
         schemes=("plain", "cat_map", "block_shuffle", "learnable"), verbose=0,
     )
     rows = {row["row"]: row for row in summary["rows"]}
-    assert set(rows) == {"plain", "cat_map", "block_shuffle", "learnable-bytes", "learnable-nibbles"}
+    assert set(rows) == {"plain", "cat_map", "block_shuffle", "learnable-bytes", "learnable-nibbles",
+                         "learnable-recipe"}
     assert all(0 <= row["test_accuracy"] <= 1 for row in rows.values())
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["settings"]["depth"] == PRESETS["quick"].depth and saved["preset"] == "quick"
     table = (tmp_path / "results.md").read_text()
-    assert "| proposed | nibbles |" in table and "0.863" in table
+    assert "| proposed | paper stem | pyramidnet | nibbles |" in table and "0.863" in table
+    assert "| proposed | keras-lie recipe |" in table and "after recalibrating" in table
     assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert results_table(saved) == table
+
+
+def test_extended_reproduce_trains_ele_and_etc_rows(image_zip, tmp_path):
+    from keras_lie.experiments.reproduce import table_i_rows
+
+    names = [plan.row for plan in table_i_rows(("plain", "ele", "etc"))]
+    assert names == ["plain", "plain-vit-nibbles", "ele-paper-stem", "ele-no-adaptation", "ele-vit",
+                     "plain-vit-bytes", "etc-paper-stem", "etc-no-adaptation", "etc-vit"]
+    summary = reproduce("quick", output_dir=tmp_path, data=str(image_zip), epochs=1, batch_size=4,
+                        schemes=("ele",), verbose=0)
+    rows = {row["row"]: row for row in summary["rows"]}
+    assert set(rows) == {"plain-vit-nibbles", "ele-paper-stem", "ele-no-adaptation", "ele-vit"}
+    assert rows["ele-vit"]["backbone"] == "vit" and rows["ele-no-adaptation"]["network"] == "no adaptation"
+    run = json.loads((tmp_path / "ele-no-adaptation" / "results.json").read_text())
+    assert run["metadata"]["stem"] is None and run["config"]["recalibrate_batch_norm_steps"] > 0
+    assert json.loads((tmp_path / "plain-vit-nibbles" / "results.json").read_text())["metadata"]["augment"] is False
+    assert "| extended learnable (ELE) | no adaptation | pyramidnet | bytes |" in (tmp_path / "results.md").read_text()
 
 
 def test_figure_png(tmp_path, rng):

@@ -10,7 +10,15 @@ command line shows it.
 """
 
 from keras_lie.experiments.figures import figure, plot_results
-from keras_lie.experiments.gap import GAP_ATTEMPTS, GAP_DIAGNOSTICS, GAP_ROWS, GapRow, accuracy_gap
+from keras_lie.experiments.gap import (
+    GAP_ATTEMPTS,
+    GAP_DIAGNOSTICS,
+    GAP_ROWS,
+    TABLE_I_PYRAMIDNET_ROWS,
+    TABLE_I_VIT_ROWS,
+    GapRow,
+    accuracy_gap,
+)
 from keras_lie.experiments.presets import ALL_SCHEMES, PAPER_TABLE_I, PRESETS, SCHEME_LABELS, Preset, prepare
 from keras_lie.experiments.reproduce import TableRow, reproduce
 from keras_lie.experiments.runs import run_configuration
@@ -24,6 +32,8 @@ __all__ = [
     "PAPER_TABLE_I",
     "PRESETS",
     "SCHEME_LABELS",
+    "TABLE_I_PYRAMIDNET_ROWS",
+    "TABLE_I_VIT_ROWS",
     "GapRow",
     "Preset",
     "TableRow",

@@ -23,7 +23,8 @@ class GapRow:
         scheme: the encryption scheme of its data.
         stem: `BlockStem` arguments beyond the block size.
         stem_input_mode: "bytes" or "nibbles".
-        options: further `run_configuration` arguments (`stem_data_init`, `init_from_plain`).
+        options: further `run_configuration` arguments (`stem_data_init`, `init_from_plain`,
+            `use_stem`, `augment`).
     """
 
     name: str
@@ -58,6 +59,24 @@ GAP_ATTEMPTS = (
 GAP_DIAGNOSTICS = (
     GapRow("proposed, equivariant stem, initial weights converted from plain (uses the key)", "learnable",
            {"input_normalization": True}, "nibbles", {"init_from_plain": True}),
+)
+
+
+# The extended Table I: the position-keyed schemes (ELE, EtC) beside plain images.
+# With the block-token ViT (backbone "vit": per-position normalisation and embedding); no
+# spatial augmentation commutes with ELE or EtC, so the plain references go without it too.
+TABLE_I_VIT_ROWS = (
+    GapRow("plain (bytes, no augmentation)", "plain", options={"augment": False}),
+    GapRow("plain (nibbles, no augmentation)", "plain", stem_input_mode="nibbles", options={"augment": False}),
+    GapRow("ELE (nibbles)", "ele", stem_input_mode="nibbles"),
+    GapRow("EtC (bytes)", "etc"),
+)
+# With the paper's network (backbone "pyramidnet"): its block stem, and no adaptation at all.
+TABLE_I_PYRAMIDNET_ROWS = (
+    GapRow("ELE, paper stem (bytes)", "ele"),
+    GapRow("EtC, paper stem (bytes)", "etc"),
+    GapRow("ELE, no adaptation", "ele", options={"use_stem": False}),
+    GapRow("EtC, no adaptation", "etc", options={"use_stem": False}),
 )
 
 
@@ -99,7 +118,8 @@ def accuracy_gap(preset: str | Preset = "cpu-small", *, output_dir="accuracy-gap
                 run = {"backbone": backbone, "row": row.name, "seed": seed,
                        "test_accuracy": result["test_accuracy"], "wall_time_s": result["wall_time_s"]}
                 if recalibrate_batch_norm:
-                    _, train_data, test_data = run_data(settings, train_source, test_source, row.scheme, seed)
+                    _, train_data, test_data = run_data(settings, train_source, test_source, row.scheme, seed,
+                                                        augment=row.options.get("augment"))
                     result = recalibrated_accuracy(folder, result, train_data, test_data, seed)
                     run["test_accuracy_recalibrated"] = result["test_accuracy_recalibrated"]
                     logger.info("with recalibrated batch normalisation: %.4f", run["test_accuracy_recalibrated"])

@@ -11,20 +11,26 @@ from pathlib import Path
 from keras_lie._files import atomic_write_bytes
 from keras_lie.errors import KeyMismatchError
 from keras_lie.experiments.presets import Preset
-from keras_lie.keys import BLOCK_WISE_SCHEMES, Key, generate_key
+from keras_lie.keys import BLOCK_WISE_SCHEMES, POSITION_KEYED_SCHEMES, Key, generate_key
 
 
 def run_configuration(settings: Preset, train_source, test_source, scheme: str, output_dir, *,
                       stem: dict, stem_input_mode: str, key: Key | None = None, backbone: str = "pyramidnet",
                       seed: int | None = None, stem_data_init: bool = False, init_from_plain: bool = False,
                       validation_freq: int = 1, recalibrate_batch_norm_steps: int = 0,
+                      use_stem: bool = True, augment: bool | None = None,
                       restart: bool = False, verbose: int | str = 2):
     """Train one (scheme, stem, backbone, seed) at `settings`; return the model and `train`'s results.
 
     Without `key`, a key is derived from the seed (reproducible experiments),
     unless the sources are already encrypted (a trainer without the key).
-    `backbone` is "pyramidnet" (after depth-to-space) or "convmixer" (on the
-    grid of blocks; the stem then stops before upsampling). `stem_data_init`
+    `backbone` is "pyramidnet" (after depth-to-space), "convmixer" (on the
+    grid of blocks; the stem then stops before upsampling), or "vit" /
+    "vit-shared" (the block-token ViT with per-position or shared block
+    embedding, on the images themselves: no stem; `stem_input_mode` is its
+    token input). `use_stem=False` puts the backbone directly on the images (no
+    adaptation). `augment` overrides the preset's augmentation (None: the
+    preset's, where the scheme allows it). `stem_data_init`
     initialises the equivariant stem from the (encrypted) training images with
     `initialize_stem_from_data` (key-free). `init_from_plain` (a diagnostic that
     uses the key) starts from the exact key conversion of the initial weights the
@@ -34,15 +40,20 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
     """
     import keras
 
-    from keras_lie.models import build_classifier, convmixer, pyramidnet
+    from keras_lie.models import build_classifier, convmixer, pyramidnet, vit
     from keras_lie.training import train
 
     seed = settings.seed if seed is None else seed
     keras.utils.clear_session()
     keras.utils.set_random_seed(seed)
     image_shape = tuple(train_source.dataset.element_spec[0].shape)
-    key, train_data, test_data = run_data(settings, train_source, test_source, scheme, seed, key)
-    if backbone == "convmixer":
+    key, train_data, test_data = run_data(settings, train_source, test_source, scheme, seed, key, augment=augment)
+    if backbone in ("vit", "vit-shared"):
+        use_stem = False
+        network = functools.partial(vit, block_size=settings.block_size, input_mode=stem_input_mode,
+                                    shared_embedding=backbone == "vit-shared", dim=max(64, int(settings.alpha * 4)),
+                                    depth=max(2, settings.depth // 5), heads=4)
+    elif backbone == "convmixer":
         dim = max(64, int(settings.alpha * 4))
         stem = {"upsample": False, "filters": dim, "nin_depth": 0, **stem}
         network = functools.partial(convmixer, dim=dim, depth=max(2, settings.depth // 3), kernel_size=5)
@@ -52,7 +63,7 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
     def build_for(model_key):
         return build_classifier(
             model_key, num_classes=train_source.num_classes, input_shape=image_shape, backbone=network,
-            stem={"block_size": settings.block_size, **stem}, stem_input_mode=stem_input_mode,
+            stem={"block_size": settings.block_size, **stem} if use_stem else False, stem_input_mode=stem_input_mode,
         )
 
     manifest = train_source.manifest
@@ -90,7 +101,8 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
         schedule=settings.schedule, output_dir=output_dir, mixed_precision=settings.mixed_precision,
         jit_compile=settings.jit_compile, validation_freq=validation_freq,
         recalibrate_batch_norm_steps=recalibrate_batch_norm_steps, restart=restart, verbose=verbose,
-        metadata={"scheme": scheme, "stem": stem, "stem_input_mode": stem_input_mode, "backbone": backbone,
+        metadata={"scheme": scheme, "stem": stem if use_stem else None, "stem_input_mode": stem_input_mode,
+                  "backbone": backbone, "augment": augment,
                   "stem_data_init": stem_data_init, "init_from_plain": init_from_plain,
                   "key_fingerprint": key.fingerprint if key is not None else (manifest.key_fingerprint if manifest
                                                                               else None),
@@ -100,15 +112,23 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
     )
 
 
-def run_data(settings: Preset, train_source, test_source, scheme: str, seed: int, key: Key | None = None):
-    """The key (derived from `seed` unless given or the sources are encrypted) and the run's pipelines."""
+def run_data(settings: Preset, train_source, test_source, scheme: str, seed: int, key: Key | None = None, *,
+             augment: bool | None = None):
+    """The key (derived from `seed` unless given or the sources are encrypted) and the run's pipelines.
+
+    `augment` None: the preset's augmentation where the scheme allows it (not for
+    the cat map and the position-keyed schemes, with which no spatial
+    augmentation of encrypted images commutes).
+    """
     from keras_lie.data import make_pipeline
+    from keras_lie.data.pipeline import AUGMENTABLE_SCHEMES
 
     if key is None and not train_source.encrypted:
-        block_size = settings.block_size if scheme in BLOCK_WISE_SCHEMES else None
-        key = generate_key(scheme, block_size=block_size, channels=train_source.dataset.element_spec[0].shape[-1],
-                           seed=seed)
-    augment = settings.augment and scheme != "cat_map"
+        shape = train_source.dataset.element_spec[0].shape
+        block_size = settings.block_size if scheme in BLOCK_WISE_SCHEMES + POSITION_KEYED_SCHEMES else None
+        key = generate_key(scheme, block_size=block_size, channels=shape[-1], seed=seed, image_size=tuple(shape[:2]))
+    if augment is None:
+        augment = settings.augment and scheme in AUGMENTABLE_SCHEMES
     train_data = make_pipeline(train_source, key, batch_size=settings.batch_size, training=True,
                                augment=augment, block_size=settings.block_size, seed=seed)
     test_data = make_pipeline(test_source, key, batch_size=settings.batch_size)
