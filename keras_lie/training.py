@@ -25,7 +25,7 @@ from keras_lie._files import atomic_write_bytes
 from keras_lie.errors import KerasLieError, TrainingDivergedError
 from keras_lie.keys import Key
 from keras_lie.models import build_classifier, pyramidnet, walk_layers
-from keras_lie.options import SCHEDULES
+from keras_lie.options import OPTIMIZERS, SCHEDULES
 from keras_lie.schemes import get_scheme
 
 
@@ -55,6 +55,7 @@ def train(
     nesterov: bool = True,
     weight_decay: float = 1e-4,
     schedule: str = "cosine",
+    optimizer: str = "sgd",
     output_dir: str | os.PathLike | None = None,
     resume: bool = True,
     mixed_precision: bool = False,
@@ -72,6 +73,8 @@ def train(
     decay 1e-4 (batch 128 is the pipeline's), cosine or step schedule.
 
     Args:
+        optimizer: "sgd" (with `momentum`, `nesterov`) or "adamw" (Keras' AdamW, for
+            transformers), each with `learning_rate` and `weight_decay`.
         model: a compiled-or-not `keras.Model`, or a function that builds one. Pass
             a function with `strategy` or `mixed_precision`, so that the model is
             built inside the strategy's scope and under the dtype policy.
@@ -107,6 +110,8 @@ def train(
             "With a strategy or mixed precision, pass a function that builds the model, so "
             "that it is built in the strategy's scope and under the dtype policy."
         )
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {optimizer!r}.")
     if isinstance(validation_freq, bool) or not isinstance(validation_freq, int) or validation_freq < 1:
         raise ValueError(f"validation_freq must be a positive integer (epochs), got {validation_freq!r}.")
     if (isinstance(recalibrate_batch_norm_steps, bool) or not isinstance(recalibrate_batch_norm_steps, int)
@@ -121,7 +126,8 @@ def train(
         # The epoch count is left out: resuming with more epochs extends a run.
         _claim_run_folder(output, {
             "config": {"learning_rate": learning_rate, "momentum": momentum, "nesterov": nesterov,
-                       "weight_decay": weight_decay, "schedule": schedule, "mixed_precision": mixed_precision},
+                       "weight_decay": weight_decay, "schedule": schedule, "mixed_precision": mixed_precision,
+            **({"optimizer": optimizer} if optimizer != "sgd" else {})},
             "metadata": metadata or {},
         }, restart=restart or not resume)
     previous_policy = keras.config.dtype_policy()
@@ -134,7 +140,8 @@ def train(
             # A resumed model comes back compiled, with its optimizer state.
             if initial_epoch == 0 or getattr(model, "optimizer", None) is None:
                 model.compile(
-                    optimizer=keras.optimizers.SGD(
+                    optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+                    if optimizer == "adamw" else keras.optimizers.SGD(
                         learning_rate, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
                     ),
                     loss="sparse_categorical_crossentropy",
@@ -176,7 +183,8 @@ def train(
     results = {
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "config": {
-            "epochs": epochs, "learning_rate": learning_rate, "momentum": momentum, "nesterov": nesterov,
+            "epochs": epochs, "optimizer": optimizer, "learning_rate": learning_rate, "momentum": momentum,
+            "nesterov": nesterov,
             "weight_decay": weight_decay, "schedule": schedule, "mixed_precision": mixed_precision,
             "jit_compile": jit_compile, "strategy": type(strategy).__name__ if strategy else None,
             "initial_epoch": initial_epoch, "validation_freq": validation_freq,

@@ -48,7 +48,10 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
     keras.utils.set_random_seed(seed)
     image_shape = tuple(train_source.dataset.element_spec[0].shape)
     key, train_data, test_data = run_data(settings, train_source, test_source, scheme, seed, key, augment=augment)
+    training = {"learning_rate": settings.learning_rate}
     if backbone in ("vit", "vit-shared"):
+        # Transformers train with AdamW: the preset's SGD rate scaled down, the usual ViT weight decay.
+        training = {"optimizer": "adamw", "learning_rate": settings.learning_rate / 100, "weight_decay": 0.05}
         use_stem = False
         network = functools.partial(vit, block_size=settings.block_size, input_mode=stem_input_mode,
                                     shared_embedding=backbone == "vit-shared", dim=max(64, int(settings.alpha * 4)),
@@ -97,7 +100,7 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
             return model
 
     return train(
-        builder, train_data, test_data, epochs=settings.epochs, learning_rate=settings.learning_rate,
+        builder, train_data, test_data, epochs=settings.epochs, **training,
         schedule=settings.schedule, output_dir=output_dir, mixed_precision=settings.mixed_precision,
         jit_compile=settings.jit_compile, validation_freq=validation_freq,
         recalibrate_batch_norm_steps=recalibrate_batch_norm_steps, restart=restart, verbose=verbose,
