@@ -11,7 +11,9 @@ tensors alike.
 from __future__ import annotations
 
 import numpy as np
-from keras import ops
+
+# Keras is imported inside the three functions that need it: importing it here, while this module
+# is half-initialised, would run keras-lie's registration of its layers (which imports this module).
 
 
 def offset_coordinates(offsets, block_size: int, channels: int):
@@ -63,6 +65,8 @@ def split_nibbles(images):
     channel `c` the lower and channel `C + c` the upper nibble of input channel `c`
     (the order of the encryption's nibble vector).
     """
+    from keras import ops
+
     x = ops.cast(images, "float32")
     upper = ops.floor(x / 16.0)
     return ops.concatenate([x - 16.0 * upper, upper], axis=-1)
@@ -70,6 +74,8 @@ def split_nibbles(images):
 
 def space_to_depth(images, block_size: int):
     """(N, H, W, C) -> (N, H/M, W/M, M*M*C) with Keras ops, in (row, column, channel) order within a block."""
+    from keras import ops
+
     m = block_size
     shape = ops.shape(images)
     channels = images.shape[-1]
@@ -80,6 +86,8 @@ def space_to_depth(images, block_size: int):
 
 def depth_to_space(images, block_size: int):
     """The inverse of `space_to_depth`: (N, H, W, M*M*C) -> (N, H*M, W*M, C)."""
+    from keras import ops
+
     m = block_size
     shape = ops.shape(images)
     channels = images.shape[-1] // (m * m)
