@@ -258,7 +258,7 @@ def _add_training_commands(commands) -> None:
     security.add_argument("--split", default="test", help="the split to take images from")
     security.add_argument("--images", type=int, default=1000, help="how many images (default 1000)")
     security.add_argument("--key", type=Path, help="evaluate this key only (default: fresh keys per scheme)")
-    security.add_argument("--schemes", default="plain,cat_map,block_shuffle,learnable",
+    security.add_argument("--schemes", default="plain,cat_map,block_shuffle,learnable,ele,etc",
                           help="comma-separated schemes to evaluate")
     security.add_argument("--block-sizes", default="4,8", help="comma-separated block sides M")
     security.add_argument("--train-leakage", action="store_true",

@@ -6,11 +6,25 @@ from keras_lie.security.key_leakage import kernel_leakage
 from keras_lie.security.keyspace import brute_force_log10_years, key_space_bits
 from keras_lie.security.known_plaintext import blocks_needed_per_image, pairs_needed, recover_key
 from keras_lie.security.metrics import adjacent_correlation, histogram_entropy, npcr_uaci, psnr, ssim
+from keras_lie.security.position_keyed import (
+    DecryptionMap,
+    attack_position_keyed,
+    reconstruct_thumbnails,
+    recover_map_chosen_plaintext,
+    recover_map_known_plaintext,
+    solve_etc_jigsaw,
+)
 from keras_lie.security.reconstruction import Reconstruction, reconstruct_from_ciphertexts
 from keras_lie.security.report import evaluate_scheme, security_report
 
 __all__ = [
+    "DecryptionMap",
     "Reconstruction",
+    "attack_position_keyed",
+    "reconstruct_thumbnails",
+    "recover_map_chosen_plaintext",
+    "recover_map_known_plaintext",
+    "solve_etc_jigsaw",
     "blocks_needed_per_image",
     "probe_images",
     "reconstruct_from_ciphertexts",

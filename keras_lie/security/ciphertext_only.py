@@ -37,6 +37,7 @@ import numpy as np
 
 from keras_lie.blocks import block_means, block_vectors, estimate_upper_nibbles, nibbles
 from keras_lie.security.metrics import gray, ssim
+from keras_lie.security.position_keyed import attack_position_keyed
 from keras_lie.security.reconstruction import reconstruct_from_ciphertexts
 
 
@@ -75,13 +76,16 @@ def attack(encrypted, plain, scheme: str, block_size: int, attack_images: int | 
     The attacker holds the first `attack_images` encrypted images (default: all)
     and reconstructs them; `plain` only scores the result. Block-wise schemes
     ("learnable", "block_shuffle") are attacked with `reconstruct_from_ciphertexts`
-    (full resolution); other schemes with their block means (the whole-image cat
+    (full resolution), the position-keyed ones ("ele", "etc") with
+    `position_keyed.attack_position_keyed`; other schemes with their block means (the whole-image cat
     map has no block structure to exploit). Returns SSIM and PSNR of the grey
     reconstruction in the better polarity (a person recognises a negative at a
     glance), two key-free baselines (a flat grey guess and the encrypted image
     itself), and the reconstruction (N, H, W) in 0..255.
     """
     encrypted, plain = np.asarray(encrypted)[:attack_images], np.asarray(plain)[:attack_images]
+    if scheme in ("ele", "etc"):
+        return attack_position_keyed(encrypted, plain, scheme, block_size)
     target = gray(plain)[..., None]
     if scheme in ("learnable", "block_shuffle"):
         recovered = reconstruct_from_ciphertexts(encrypted, scheme, block_size, seed=seed)

@@ -14,8 +14,21 @@ def key_space_bits(scheme: str, block_size: int = 4, channels: int = 3, image_si
       maps, (a mod n) x (b mod n) x 9 iteration counts (n = s/2 for the quadrants,
       s for the whole square), and the 63 bits of the channel-rotation hash, so the
       effective space is bounded by their sum;
+    - ele: for each of the n = (H/M)(W/M) block positions its own nibble permutation,
+      and a permutation of the positions: n log2((2d)!) + log2(n!);
+    - etc: per position one of 8 symmetries of the square, a negation or not and a
+      permutation of the C channels (as `EtCKey.generate` draws them), and the
+      block permutation: n log2(8 * 2 * C!) + log2(n!);
     - plain: none.
+
+    `image_side` is the side of the square images the position-keyed keys are for.
     """
+    if scheme in ("ele", "etc"):
+        d = block_size * block_size * channels
+        n = (image_side // block_size) ** 2
+        per_block = math.lgamma(2 * d + 1) if scheme == "ele" else math.log(8 * 2 * math.factorial(channels))
+        bits = (n * per_block + math.lgamma(n + 1)) / math.log(2)
+        return {"nominal_bits": bits, "effective_bits": bits}
     if scheme == "learnable":
         d = block_size * block_size * channels
         bits = math.lgamma(2 * d + 1) / math.log(2)

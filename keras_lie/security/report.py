@@ -10,16 +10,27 @@ from pathlib import Path
 import numpy as np
 
 from keras_lie._files import atomic_write_bytes
-from keras_lie.keys import BLOCK_WISE_SCHEMES, BlockShuffleKey, CatMapKey, Key, LearnableKey, generate_key
+from keras_lie.keys import (
+    BLOCK_WISE_SCHEMES,
+    POSITION_KEYED_SCHEMES,
+    BlockShuffleKey,
+    CatMapKey,
+    ELEKey,
+    EtCKey,
+    Key,
+    LearnableKey,
+    generate_key,
+)
 from keras_lie.models import find_block_stem
 from keras_lie.schemes import get_scheme
-from keras_lie.security import chosen_plaintext, ciphertext_only, known_plaintext, metrics
+from keras_lie.security import chosen_plaintext, ciphertext_only, known_plaintext, metrics, position_keyed
 from keras_lie.security.keyspace import brute_force_log10_years, key_space_bits
 from keras_lie.security.rendering import attack_block_size, markdown, picture_grid
 
 ATTACK_IMAGE_COUNTS = (1, 4, 16, 64, 256, 1000)
 ATTACK_GROUPS = 4  # disjoint groups of images averaged for the small counts
 KNOWN_PLAINTEXT_IMAGES = 100
+JIGSAW_IMAGES = 20  # EtC images each reassembled alone
 
 
 def neighbour_key(key: Key) -> Key:
@@ -28,6 +39,17 @@ def neighbour_key(key: Key) -> Key:
         permutation = np.array(key.permutation)
         permutation[[0, 1]] = permutation[[1, 0]]
         return type(key)(key.block_size, key.channels, permutation)
+    if isinstance(key, ELEKey):
+        rows = np.array(key.nibble_keys)
+        rows[0, [0, 1]] = rows[0, [1, 0]]
+        return ELEKey(key.block_size, key.channels, key.image_size, rows, key.block_permutation)
+    if isinstance(key, EtCKey):
+        negative = np.array(key.negative)
+        negative[0] = ~negative[0]
+        return EtCKey(key.block_size, key.channels, key.image_size, rotations=key.rotations, negative=negative,
+                      flip_vertical=key.flip_vertical, flip_horizontal=key.flip_horizontal,
+                      channel_sources=key.channel_sources, block_permutation=key.block_permutation,
+                      colour_shuffle=key.colour_shuffle)
     if isinstance(key, CatMapKey):
         secret = bytearray(key.secret)
         secret[0] ^= 1
@@ -60,7 +82,7 @@ def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None
     if key.scheme != "plain":
         npcr, uaci = metrics.npcr_uaci(encrypted, get_scheme(neighbour_key(key)).encrypt(images))
         result["key_sensitivity"] = {"npcr_percent": npcr, "uaci_percent": uaci}
-    if key.scheme in BLOCK_WISE_SCHEMES:
+    if key.scheme in BLOCK_WISE_SCHEMES:  # the position-keyed schemes: _position_keyed_attacks
         found = known_plaintext.pairs_needed(images[:8], encrypted[:8], key.scheme, key.block_size)
         recovered = found.pop("key")
         decrypts = recovered is not None and np.array_equal(get_scheme(recovered).decrypt(encrypted), images)
@@ -73,6 +95,8 @@ def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None
         result["chosen_plaintext"] = {"probe_images": len(probe.probe_images), "probe_blocks": probe.probe_blocks,
                                       "probe_image_shape": list(probe.probe_images.shape[1:]),
                                       "recovered_the_key": probe.key == key}
+    if key.scheme in POSITION_KEYED_SCHEMES:
+        result.update(_position_keyed_attacks(images, encrypted, key))
     result["ciphertext_only"] = ciphertext_only_curve(images, encrypted, key)
     if key.scheme == "learnable":
         estimate = ciphertext_only.estimate_nibble_model(encrypted[:1], key.block_size)
@@ -81,10 +105,33 @@ def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None
         result["nibble_structure_from_one_encrypted_image"] = score_nibble_model(estimate, key)
         if leakage_models:
             result["model_leakage"] = {mode: kernel_leakage(model, key) for mode, model in leakage_models.items()}
-    space = key_space_bits(key.scheme, key.block_size, key.channels, min(images.shape[1:3]))
+    space = key_space_bits(key.scheme, key.block_size, key.channels, min(images.shape[1:3]))  # square images
     rate = _trial_rate(scheme, images[:1])
     result["key_space"] = {**space, "trials_per_second": rate,
                            "brute_force_log10_years": brute_force_log10_years(space["effective_bits"], rate)}
+    return result
+
+
+def _position_keyed_attacks(images: np.ndarray, encrypted: np.ndarray, key: Key) -> dict:
+    """Known- and chosen-plaintext recovery of an ELE or EtC decryption map, and EtC's one-image jigsaw."""
+    scheme = get_scheme(key)
+    curve = position_keyed.known_plaintext_curve(images[:KNOWN_PLAINTEXT_IMAGES], encrypted[:KNOWN_PLAINTEXT_IMAGES],
+                                                 key.scheme, key.block_size)
+    enough = [row["pairs"] for row in curve if row["decrypts_other_images_exactly"]]
+    found, probes = position_keyed.recover_map_chosen_plaintext(scheme.encrypt, key.scheme, images.shape[1:])
+    result = {
+        "known_plaintext": {"pairs": enough[0] if enough else None, "curve": curve},
+        "chosen_plaintext": {"probe_images": len(probes), "probe_blocks": key.blocks * len(probes),
+                             "probe_image_shape": list(probes.shape[1:]),
+                             "recovered_the_key": bool(found.complete and np.array_equal(found.decrypt(encrypted), images))},
+    }
+    if key.scheme == "etc":
+        alone = [position_keyed.attack_position_keyed(encrypted[i:i + 1], images[i:i + 1], "etc", key.block_size)
+                 for i in range(min(JIGSAW_IMAGES, len(images)))]
+        result["jigsaw_each_image"] = {"images": len(alone),
+                                       "ssim_mean": float(np.mean([a["ssim_reconstruction"] for a in alone])),
+                                       "ssim_encrypted_baseline": float(np.mean([a["ssim_encrypted_baseline"]
+                                                                                 for a in alone]))}
     return result
 
 
@@ -114,7 +161,7 @@ def ciphertext_only_curve(images: np.ndarray, encrypted: np.ndarray, key: Key,
         row["groups"] = groups
         row["ssim_per_group"] = [o["ssim_reconstruction"] for o in outcomes]
         rows.append(row)
-        if key.scheme not in BLOCK_WISE_SCHEMES:
+        if key.scheme not in BLOCK_WISE_SCHEMES + POSITION_KEYED_SCHEMES:
             break
     return rows
 
@@ -124,7 +171,7 @@ def security_report(
     output_dir: str | os.PathLike,
     *,
     keys: list[Key] | None = None,
-    schemes=("plain", "cat_map", "block_shuffle", "learnable"),
+    schemes=("plain", "cat_map", "block_shuffle", "learnable", "ele", "etc"),
     block_sizes=(4, 8),
     leakage_models: list | None = None,
     command: str | None = None,
@@ -143,8 +190,9 @@ def security_report(
     if keys is None:
         keys = []
         for scheme in schemes:
-            for m in (block_sizes if scheme in BLOCK_WISE_SCHEMES else (None,)):
-                keys.append(generate_key(scheme, block_size=m, channels=images.shape[-1], seed=seed))
+            for m in (block_sizes if scheme in BLOCK_WISE_SCHEMES + POSITION_KEYED_SCHEMES else (None,)):
+                keys.append(generate_key(scheme, block_size=m, channels=images.shape[-1], seed=seed,
+                                         image_size=images.shape[1:3]))
     results = []
     for key in keys:
         models = {
