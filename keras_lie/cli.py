@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from keras_lie.errors import KerasLieError  # light: no TensorFlow import
-from keras_lie.options import INPUT_MODES, PADDING_MODES, SCHEDULES
+from keras_lie.options import DISTRIBUTE_MODES, INPUT_MODES, PADDING_MODES, SCHEDULES
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -187,6 +187,10 @@ def _add_training_commands(commands) -> None:
                          help="no block-aligned augmentation")
         sub.add_argument("--mixed-precision", action="store_const", const=True, default=None,
                          help="float16 (GPU) or bfloat16 (CPU) compute")
+        sub.add_argument("--distribute", choices=DISTRIBUTE_MODES, default="none",
+                         help="train with a tf.distribute strategy: mirrored (the GPUs of this machine), "
+                              "multi-worker (the cluster in TF_CONFIG; run the same command on every worker, "
+                              "with a shared output folder), or tpu")
         sub.add_argument("--output", "-o", type=Path, required=True, help="output folder")
 
     train = commands.add_parser(
@@ -298,6 +302,7 @@ def _overrides(args) -> dict:
 
 
 def _train(args) -> int:
+    from keras_lie.distribute import is_chief, make_strategy
     from keras_lie.experiments import prepare, run_configuration
     from keras_lie.keys import canonical_scheme_name, load_key
 
@@ -320,12 +325,17 @@ def _train(args) -> int:
             scheme_name = manifest.scheme
     scheme_name = scheme_name or "plain"
     print(f"Settings: {settings}")
+    strategy = make_strategy(args.distribute)
     model, results = _naming_bad_files(
         (train_source, test_source),
         lambda: run_configuration(settings, train_source, test_source, scheme_name, args.output, stem={},
                                   stem_input_mode=args.stem_input, key=key, verbose=_progress_verbosity(),
-                                  recalibrate_batch_norm_steps=args.recalibrate_batch_norm, restart=args.restart),
+                                  recalibrate_batch_norm_steps=args.recalibrate_batch_norm, restart=args.restart,
+                                  strategy=strategy),
     )
+    if not is_chief(strategy):  # another worker of a multi-worker run: the chief saves the model
+        print(f"Test accuracy {results['test_accuracy']:.4f} (worker; the chief saves the model)")
+        return 0
     model.save(args.output / "model.keras")
     print(f"Test accuracy {results['test_accuracy']:.4f}; model in {args.output / 'model.keras'}")
     return 0
@@ -366,13 +376,14 @@ def _naming_bad_files(sources, run):
 def _reproduce(args) -> int:
     import dataclasses
 
+    from keras_lie.distribute import make_strategy
     from keras_lie.experiments import PRESETS, reproduce
 
     print(f"Preset {args.preset}: {dataclasses.replace(PRESETS[args.preset], **_overrides(args))}")
     summary = reproduce(
         args.preset, output_dir=args.output, **_overrides(args), schemes=tuple(s.strip() for s in args.schemes.split(",")),
         stem_modes=tuple(s.strip() for s in args.stem_inputs.split(",")), data_dir=args.data_dir,
-        recalibrate_batch_norm=not args.no_recalibration,
+        recalibrate_batch_norm=not args.no_recalibration, strategy=make_strategy(args.distribute),
     )
     from keras_lie.experiments import results_table
 

@@ -9,5 +9,6 @@ build its parser quickly; the modules that own each option re-export it
 PADDING_MODES = ("error", "replicate")  # for image sides that are not multiples of the block size
 SCHEDULES = ("cosine", "step", "constant")  # learning-rate schedules of `train`
 OPTIMIZERS = ("sgd", "adamw")  # optimizers of `train`
+DISTRIBUTE_MODES = ("none", "mirrored", "multi-worker", "tpu")  # `--distribute`: tf.distribute strategies
 INPUT_MODES = ("bytes", "nibbles")  # what a BlockStem's first convolution sees
 BACKBONES = ("pyramidnet", "convmixer", "vit", "vit-shared")  # networks of the experiments

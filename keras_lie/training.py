@@ -22,6 +22,13 @@ import numpy as np
 import tensorflow as tf
 
 from keras_lie._files import atomic_write_bytes
+from keras_lie.distribute import (
+    evaluate_multi_worker,
+    fit_multi_worker,
+    is_chief,
+    is_multi_worker,
+    strategy_name,
+)
 from keras_lie.errors import KerasLieError, TrainingDivergedError
 from keras_lie.keys import Key
 from keras_lie.models import build_classifier, pyramidnet, walk_layers
@@ -84,7 +91,11 @@ def train(
             there, provided the settings are the same: a folder holding a run with
             other settings is refused (never silently mixed) unless `restart`.
         restart: start over in `output_dir`, removing an earlier run's files.
-        strategy: a `tf.distribute.Strategy` (MirroredStrategy, MultiWorkerMirrored, TPU).
+        strategy: a `tf.distribute.Strategy` (MirroredStrategy, MultiWorkerMirrored, TPU; see
+            `keras_lie.distribute.make_strategy`). Under MultiWorkerMirroredStrategy training runs
+            `keras_lie.distribute.fit_multi_worker` (Keras' `fit` does not support it), only the
+            chief writes to `output_dir`, validation happens after the last epoch, and `train_data`
+            may be a function of the `tf.distribute.InputContext` giving each worker its own part.
         metadata: stored in the results (dataset, key fingerprint, seed, ...).
         validation_freq: validate every this many epochs (Keras' `fit` semantics).
             The final `test_accuracy` is always measured: taken from the last
@@ -120,11 +131,21 @@ def train(
             "recalibrate_batch_norm_steps must be a non-negative integer (batches), "
             f"got {recalibrate_batch_norm_steps!r}."
         )
+    multi_worker = is_multi_worker(strategy)
+    if multi_worker and recalibrate_batch_norm_steps:
+        raise ValueError(
+            "recalibrate_batch_norm_steps does not run under MultiWorkerMirroredStrategy (the statistics would be "
+            "each worker's own); recalibrate the saved model on one machine with "
+            "keras_lie.training.recalibrate_batch_norm, or train without it."
+        )
     output = Path(output_dir) if output_dir is not None else None
-    if output is not None:
-        output.mkdir(parents=True, exist_ok=True)
+    # Only the chief writes (checkpoints, logs, results); the other workers read its checkpoint to resume,
+    # so under multi-worker training `output_dir` must be a folder every worker sees.
+    writes = output if is_chief(strategy) else None
+    if writes is not None:
+        writes.mkdir(parents=True, exist_ok=True)
         # The epoch count is left out: resuming with more epochs extends a run.
-        _claim_run_folder(output, {
+        _claim_run_folder(writes, {
             "config": {"learning_rate": learning_rate, "momentum": momentum, "nesterov": nesterov,
                        "weight_decay": weight_decay, "schedule": schedule, "mixed_precision": mixed_precision,
             **({"optimizer": optimizer} if optimizer != "sgd" else {})},
@@ -148,31 +169,35 @@ def train(
                     metrics=["accuracy"],
                     jit_compile=jit_compile,
                 )
-        callbacks = [
-            keras.callbacks.LearningRateScheduler(learning_rate_schedule(learning_rate, epochs, schedule)),
-            keras.callbacks.TerminateOnNaN(),
-        ]
-        if output is not None:
-            callbacks += [
-                keras.callbacks.CSVLogger(str(output / "log.csv"), append=initial_epoch > 0),
-                _Checkpoint(output),
-            ]
+        schedule_fn = learning_rate_schedule(learning_rate, epochs, schedule)
         start = time.perf_counter()
-        history = model.fit(
-            train_data,
-            validation_data=validation_data,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            callbacks=callbacks,
-            validation_freq=validation_freq,
-            verbose=verbose,
-        )
+        if multi_worker:
+            history = keras.callbacks.History()
+            history.history = fit_multi_worker(model, strategy, train_data, epochs=epochs,
+                                               initial_epoch=initial_epoch, learning_rate=schedule_fn,
+                                               on_epoch_end=_epoch_writer(model, writes, initial_epoch))
+        else:
+            callbacks = [keras.callbacks.LearningRateScheduler(schedule_fn), keras.callbacks.TerminateOnNaN()]
+            if writes is not None:
+                callbacks += [
+                    keras.callbacks.CSVLogger(str(writes / "log.csv"), append=initial_epoch > 0),
+                    _Checkpoint(writes),
+                ]
+            history = model.fit(
+                train_data,
+                validation_data=validation_data,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                callbacks=callbacks,
+                validation_freq=validation_freq,
+                verbose=verbose,
+            )
         diverged = any(not math.isfinite(v) for v in history.history.get("loss", []))
         if recalibrate_batch_norm_steps and not diverged:  # never overwrite a good checkpoint with NaNs
             with strategy.scope() if strategy is not None else contextlib.nullcontext():
                 recalibrate_batch_norm(model, train_data, steps=recalibrate_batch_norm_steps)
-            if output is not None:
-                _save_model_atomically(model, output)
+            if writes is not None:
+                _save_model_atomically(model, writes)
         wall = time.perf_counter() - start
     finally:
         keras.config.set_dtype_policy(previous_policy)
@@ -186,7 +211,7 @@ def train(
             "epochs": epochs, "optimizer": optimizer, "learning_rate": learning_rate, "momentum": momentum,
             "nesterov": nesterov,
             "weight_decay": weight_decay, "schedule": schedule, "mixed_precision": mixed_precision,
-            "jit_compile": jit_compile, "strategy": type(strategy).__name__ if strategy else None,
+            "jit_compile": jit_compile, "strategy": strategy_name(strategy),
             "initial_epoch": initial_epoch, "validation_freq": validation_freq,
             "recalibrate_batch_norm_steps": recalibrate_batch_norm_steps,
         },
@@ -197,15 +222,18 @@ def train(
     if validation_data is not None:
         # `fit` validated the final weights if the last epoch was a validation epoch.
         validated_last = initial_epoch < epochs and epochs % validation_freq == 0 and "val_accuracy" in history.history
-        if validated_last and not recalibrate_batch_norm_steps:
+        if multi_worker:  # every worker evaluates its part of the data, after the last epoch
+            validated_last = False
+            loss, accuracy = evaluate_multi_worker(model, strategy, validation_data)
+        elif validated_last and not recalibrate_batch_norm_steps:
             loss, accuracy = history.history["val_loss"][-1], history.history["val_accuracy"][-1]
         else:
             loss, accuracy = model.evaluate(validation_data, verbose=0)[:2]
         if validated_last and recalibrate_batch_norm_steps:
             results["test_accuracy_before_recalibration"] = float(history.history["val_accuracy"][-1])
         results["test_loss"], results["test_accuracy"] = float(loss), float(accuracy)
-    if output is not None:
-        atomic_write_bytes(output / "results.json", json.dumps(results, indent=1).encode(), overwrite=True)
+    if writes is not None:
+        atomic_write_bytes(writes / "results.json", json.dumps(results, indent=1).encode(), overwrite=True)
     return model, results
 
 
@@ -285,6 +313,25 @@ def _full_history(history: dict, output: Path | None, initial_epoch: int) -> dic
                         earlier.setdefault(name, []).append(float(value))
     names = dict.fromkeys([*earlier, *history])
     return {name: earlier.get(name, []) + [float(v) for v in history.get(name, [])] for name in names}
+
+
+def _epoch_writer(model: keras.Model, folder: Path | None, initial_epoch: int):
+    """After each epoch of `fit_multi_worker`: what `_Checkpoint` and `CSVLogger` write under `fit`."""
+
+    def write(epoch: int, logs: dict) -> None:
+        if folder is None:
+            return
+        log = folder / "log.csv"
+        header = not log.exists() or epoch == initial_epoch == 0
+        row = ",".join(str(v) for v in (epoch, *(logs[name] for name in sorted(logs))))
+        with open(log, "w" if header else "a", encoding="utf-8") as file:
+            if header:
+                file.write(",".join(["epoch", *sorted(logs)]) + "\n")
+            file.write(row + "\n")
+        _save_model_atomically(model, folder)
+        atomic_write_bytes(folder / "state.json", json.dumps({"next_epoch": epoch + 1}).encode(), overwrite=True)
+
+    return write
 
 
 class _Checkpoint(keras.callbacks.Callback):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -48,6 +49,31 @@ class ImageSource:
     manifest: DatasetManifest | None = None
     files: list[str] | None = None  # the image files (or zip members) in dataset order, to name bad ones
     archive: str | None = None  # the zip file that holds `files`, if any
+    records: tf.data.Dataset | None = None  # the undecoded examples, for `shard`
+    decode: Callable | None = None  # records -> (image, label)
+
+    def shard(self, count: int, index: int) -> ImageSource:
+        """The `index`-th of `count` equal, disjoint parts: what one worker of `count` reads.
+
+        Every part has `size // count` examples (the remainder is dropped, so that
+        every worker runs the same number of steps, as synchronous training needs).
+        Folders and zips are split before decoding, so a worker reads and decodes
+        only its own files; a TFDS split is split after loading.
+        """
+        if not 0 <= index < count:
+            raise ValueError(f"shard index {index} is not in 0..{count - 1}.")
+        per_worker = self.size // count
+        if per_worker == 0:
+            raise DatasetUnavailableError(f"{self.name} has {self.size} examples, fewer than the {count} workers.")
+        if self.records is not None:
+            records = self.records.take(per_worker * count).shard(count, index)
+            dataset = _with_static_shape(records.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE,
+                                                     deterministic=True))
+        else:
+            records, dataset = None, self.dataset.take(per_worker * count).shard(count, index)
+        files = self.files[: per_worker * count][index::count] if self.files else None
+        return dataclasses.replace(self, dataset=dataset, size=per_worker, files=files, records=records,
+                                   name=f"{self.name} (part {index + 1} of {count})")
 
     def unreadable_files(self, limit: int = 5) -> list[str]:
         """The first `limit` files that cannot be decoded as 8-bit images of 1 or 3 channels, with why.
@@ -190,14 +216,11 @@ def _zip_source(path: Path, split: str, limit, seed) -> ImageSource:
         keep = _balanced_subset(labels, limit, seed)
         # Only the chosen members are read; JPEGs of CIFAR size are ~1 kB each.
         data = [archive.read(str(members[i][0])) for i in keep]
-    dataset = tf.data.Dataset.from_tensor_slices((tf.constant(data), labels[keep]))
     names = [str(members[i][0]) for i in keep]
-    dataset = tf.data.Dataset.zip((dataset, tf.data.Dataset.from_tensor_slices(names))).map(
-        lambda example, name: _decode(example[0], example[1], name),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
-    )
+    records = tf.data.Dataset.from_tensor_slices((tf.constant(data), labels[keep], tf.constant(names)))
+    dataset = records.map(_decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ImageSource(_with_static_shape(dataset), classes, len(keep), f"zip:{path}/{split}", files=names,
-                       archive=str(path))
+                       archive=str(path), records=records, decode=_decode)
 
 
 def _folder_source(path: Path, split: str, limit, seed, encrypted) -> ImageSource:
@@ -228,16 +251,16 @@ def _folder_source(path: Path, split: str, limit, seed, encrypted) -> ImageSourc
     classes, labels = _labelled(members, str(root))
     keep = _balanced_subset(labels, limit, seed)
     paths = [str(root / members[i][0]) for i in keep]
-    dataset = tf.data.Dataset.from_tensor_slices((tf.constant(paths), labels[keep]))
-    dataset = dataset.map(
-        lambda p, label: _decode(tf.io.read_file(p), label, p),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
-    )
+    records = tf.data.Dataset.from_tensor_slices((tf.constant(paths), labels[keep]))
+    dataset = records.map(_read_and_decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ImageSource(
         _with_static_shape(dataset), classes, len(keep), f"folder:{root}", encrypted=encrypted, manifest=manifest,
-        files=paths,
+        files=paths, records=records, decode=_read_and_decode,
     )
+
+
+def _read_and_decode(path, label):
+    return _decode(tf.io.read_file(path), label, path)
 
 
 def _with_static_shape(dataset: tf.data.Dataset) -> tf.data.Dataset:

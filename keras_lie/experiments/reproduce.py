@@ -9,6 +9,8 @@ import os
 import platform
 
 from keras_lie._files import atomic_write_bytes
+from keras_lie.distribute import is_multi_worker
+from keras_lie.errors import KerasLieError
 from keras_lie.experiments.figures import plot_results
 from keras_lie.experiments.presets import ALL_SCHEMES, PAPER_TABLE_I, SCHEME_LABELS, Preset, prepare
 from keras_lie.experiments.runs import run_configuration
@@ -94,6 +96,7 @@ def reproduce(
     recalibrate_batch_norm: bool = True,
     data_dir: str | os.PathLike | None = None,
     verbose: int | str = 2,
+    strategy=None,
     **overrides,
 ) -> dict:
     """Train and evaluate every row of `table_i_rows(schemes, stem_modes)`; write results.json, .md, .png.
@@ -102,8 +105,14 @@ def reproduce(
     measured after recalibrating batch normalisation over one pass of its
     training data (at short budgets Keras' moving averages still hold their
     initial values). Each run keeps a resumable checkpoint under
-    `output_dir/<row>/`.
+    `output_dir/<row>/`. `strategy`: see `keras_lie.distribute.make_strategy`.
     """
+    if is_multi_worker(strategy) and (recalibrate_batch_norm or "recipe" in stem_modes):
+        raise KerasLieError(
+            "Under multi-worker training, batch normalisation cannot be recalibrated and the recipe's stem cannot be "
+            "initialised from data; pass --no-recalibration and --stem-inputs bytes,nibbles "
+            "(recalibrate_batch_norm=False, stem_modes=('bytes', 'nibbles'))."
+        )
     settings, output, train_source, test_source = prepare(preset, overrides, output_dir, data_dir)
     passes = -(-train_source.size // settings.batch_size) if recalibrate_batch_norm else 0
     rows = []
@@ -112,7 +121,8 @@ def reproduce(
                     plan.backbone, plan.stem_input_mode)
         _, result = run_configuration(settings, train_source, test_source, plan.scheme, output / plan.row,
                                       stem=plan.stem, stem_input_mode=plan.stem_input_mode, backbone=plan.backbone,
-                                      recalibrate_batch_norm_steps=passes, verbose=verbose, **plan.options)
+                                      recalibrate_batch_norm_steps=passes, verbose=verbose, strategy=strategy,
+                                      **plan.options)
         rows.append(TableRow(plan.row, plan.scheme, plan.stem_input_mode, result["test_accuracy"],
                              result["wall_time_s"], settings.epochs, plan.backbone, plan.network))
     summary = {

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from keras_lie._files import atomic_write_bytes
+from keras_lie.distribute import is_multi_worker
 from keras_lie.errors import KeyMismatchError
 from keras_lie.experiments.presets import Preset
 from keras_lie.keys import BLOCK_WISE_SCHEMES, POSITION_KEYED_SCHEMES, Key, generate_key
@@ -18,7 +19,7 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
                       stem: dict, stem_input_mode: str, key: Key | None = None, backbone: str = "pyramidnet",
                       seed: int | None = None, stem_data_init: bool = False, init_from_plain: bool = False,
                       validation_freq: int = 1, recalibrate_batch_norm_steps: int = 0,
-                      use_stem: bool = True, augment: bool | None = None,
+                      use_stem: bool = True, augment: bool | None = None, strategy=None,
                       restart: bool = False, verbose: int | str = 2):
     """Train one (scheme, stem, backbone, seed) at `settings`; return the model and `train`'s results.
 
@@ -30,7 +31,10 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
     embedding, on the images themselves: no stem; `stem_input_mode` is its
     token input). `use_stem=False` puts the backbone directly on the images (no
     adaptation). `augment` overrides the preset's augmentation (None: the
-    preset's, where the scheme allows it). `stem_data_init`
+    preset's, where the scheme allows it). `strategy` (see
+    `keras_lie.distribute.make_strategy`) trains on several devices or workers;
+    the preset's batch size is the global one, and under multi-worker training
+    each worker reads its own part of the data. `stem_data_init`
     initialises the equivariant stem from the (encrypted) training images with
     `initialize_stem_from_data` (key-free). `init_from_plain` (a diagnostic that
     uses the key) starts from the exact key conversion of the initial weights the
@@ -47,7 +51,8 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
     keras.utils.clear_session()
     keras.utils.set_random_seed(seed)
     image_shape = tuple(train_source.dataset.element_spec[0].shape)
-    key, train_data, test_data = run_data(settings, train_source, test_source, scheme, seed, key, augment=augment)
+    key, train_data, test_data = run_data(settings, train_source, test_source, scheme, seed, key, augment=augment,
+                                          strategy=strategy)
     training = {"learning_rate": settings.learning_rate}
     if backbone in ("vit", "vit-shared"):
         # Transformers train with AdamW: the preset's SGD rate scaled down, the usual ViT weight decay.
@@ -91,6 +96,9 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
     if stem_data_init:
         from keras_lie.models import initialize_stem_from_data
 
+        if callable(train_data) and not hasattr(train_data, "element_spec"):
+            raise ValueError("stem_data_init is not supported with multi-worker training; initialise the stem "
+                             "from one batch and train from that model instead.")
         sample = next(iter(train_data))[0]  # one batch of encrypted training images; no key needed
         undecorated_builder = builder
 
@@ -104,6 +112,7 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
         schedule=settings.schedule, output_dir=output_dir, mixed_precision=settings.mixed_precision,
         jit_compile=settings.jit_compile, validation_freq=validation_freq,
         recalibrate_batch_norm_steps=recalibrate_batch_norm_steps, restart=restart, verbose=verbose,
+        strategy=strategy,
         metadata={"scheme": scheme, "stem": stem if use_stem else None, "stem_input_mode": stem_input_mode,
                   "backbone": backbone, "augment": augment,
                   "stem_data_init": stem_data_init, "init_from_plain": init_from_plain,
@@ -116,12 +125,15 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
 
 
 def run_data(settings: Preset, train_source, test_source, scheme: str, seed: int, key: Key | None = None, *,
-             augment: bool | None = None):
+             augment: bool | None = None, strategy=None):
     """The key (derived from `seed` unless given or the sources are encrypted) and the run's pipelines.
 
     `augment` None: the preset's augmentation where the scheme allows it (not for
     the cat map and the position-keyed schemes, with which no spatial
-    augmentation of encrypted images commutes).
+    augmentation of encrypted images commutes). Under a multi-worker `strategy`
+    the pipelines are functions of the `tf.distribute.InputContext`: each worker
+    reads and decodes only its own equal part of the files (`ImageSource.shard`),
+    batched per replica, so no example is read or trained on twice.
     """
     from keras_lie.data import make_pipeline
     from keras_lie.data.pipeline import AUGMENTABLE_SCHEMES
@@ -132,10 +144,16 @@ def run_data(settings: Preset, train_source, test_source, scheme: str, seed: int
         key = generate_key(scheme, block_size=block_size, channels=shape[-1], seed=seed, image_size=tuple(shape[:2]))
     if augment is None:
         augment = settings.augment and scheme in AUGMENTABLE_SCHEMES
-    train_data = make_pipeline(train_source, key, batch_size=settings.batch_size, training=True,
-                               augment=augment, block_size=settings.block_size, seed=seed)
-    test_data = make_pipeline(test_source, key, batch_size=settings.batch_size)
-    return key, train_data, test_data
+    def pipeline(source, training, context=None):
+        if context is not None:  # this worker's part, batched per replica
+            source = source.shard(context.num_input_pipelines, context.input_pipeline_id)
+        batch = settings.batch_size if context is None else context.get_per_replica_batch_size(settings.batch_size)
+        return make_pipeline(source, key, batch_size=batch, training=training, augment=augment and training,
+                             block_size=settings.block_size, seed=seed)
+
+    if is_multi_worker(strategy):
+        return (key, functools.partial(pipeline, train_source, True), functools.partial(pipeline, test_source, False))
+    return key, pipeline(train_source, True), pipeline(test_source, False)
 
 
 def finished_run(folder: Path, settings: Preset) -> dict | None:
