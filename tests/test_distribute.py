@@ -26,7 +26,7 @@ strategy = make_strategy("multi-worker")  # collectives are configured at start-
 from keras_lie.data.sources import ImageSource
 from keras_lie.experiments import prepare, run_configuration
 
-output, data, record = sys.argv[1:4]
+output, data, record, epochs = sys.argv[1:5]
 seen = []
 shard = ImageSource.shard
 def recorded(self, count, index):  # what this worker reads
@@ -34,13 +34,14 @@ def recorded(self, count, index):  # what this worker reads
     seen.append({"count": count, "index": index, "split": self.name, "files": part.files})
     return part
 ImageSource.shard = recorded
-overrides = {"data": data, "epochs": 4, "batch_size": 8, "learning_rate": 0.05, "augment": False}
+overrides = {"data": data, "epochs": int(epochs), "batch_size": 8, "learning_rate": 0.05, "augment": False}
 settings, _, train_source, test_source = prepare("quick", overrides, None, encrypted=True)
 model, results = run_configuration(settings, train_source, test_source, "learnable", output, stem={},
                                    stem_input_mode="bytes", strategy=strategy, verbose=0)
 np.savez(record + ".npz", *model.get_weights())
 Path(record).write_text(json.dumps({"seen": seen, "loss": results["history"]["loss"],
-                                    "test_accuracy": results["test_accuracy"], "strategy": results["config"]["strategy"]}))
+                                    "test_accuracy": results["test_accuracy"], "strategy": results["config"]["strategy"],
+                                    "initial_epoch": results["config"]["initial_epoch"]}))
 """
 
 
@@ -55,10 +56,8 @@ def free_ports(count):
             s.close()
 
 
-def test_two_local_workers_train_in_sync_on_their_own_parts(tmp_path, rng):
-    tree = write_image_tree(tmp_path / "plain", rng, per_class=8, size=16)
-    key = generate_key("learnable", block_size=4, seed=3)
-    assert transform_path(tree, tmp_path / "encrypted", key).ok  # with its manifest: the trainer needs no key
+def run_workers(tmp_path, epochs: int) -> list[dict]:
+    """Two worker processes on 127.0.0.1 (free ports), bounded in time and always ended."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     processes = []
     try:
@@ -66,7 +65,7 @@ def test_two_local_workers_train_in_sync_on_their_own_parts(tmp_path, rng):
             config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
             processes.append(subprocess.Popen(
                 [sys.executable, "-c", WORKER, str(tmp_path / "run"), str(tmp_path / "encrypted"),
-                 str(tmp_path / f"worker{index}.json")],
+                 str(tmp_path / f"worker{index}.json"), str(epochs)],
                 env={**os.environ, "TF_CONFIG": config, "TF_CPP_MIN_LOG_LEVEL": "3"},
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         outputs = [process.communicate(timeout=420) for process in processes]
@@ -77,12 +76,19 @@ def test_two_local_workers_train_in_sync_on_their_own_parts(tmp_path, rng):
                 process.wait()
     for process, (_, stderr) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, stderr[-3000:]
-    records = [json.loads((tmp_path / f"worker{i}.json").read_text()) for i in range(2)]
     weights = [np.load(tmp_path / f"worker{i}.json.npz") for i in range(2)]
     for name in weights[0].files:  # synchronous training: the same model on both workers
         np.testing.assert_allclose(weights[0][name], weights[1][name], rtol=1e-5, atol=1e-6)
+    return [json.loads((tmp_path / f"worker{i}.json").read_text()) for i in range(2)]
+
+
+def test_two_local_workers_train_in_sync_on_their_own_parts_and_resume(tmp_path, rng):
+    tree = write_image_tree(tmp_path / "plain", rng, per_class=8, size=16)
+    key = generate_key("learnable", block_size=4, seed=3)
+    assert transform_path(tree, tmp_path / "encrypted", key).ok  # with its manifest: the trainer needs no key
+    records = run_workers(tmp_path, epochs=4)
     for record in records:
-        assert record["strategy"] == "MultiWorkerMirroredStrategy"
+        assert record["strategy"] == "MultiWorkerMirroredStrategy" and record["initial_epoch"] == 0
         assert record["loss"][-1] < record["loss"][0]
     # Each worker read its own half of each split, and together they read every file once.
     for split in ("train", "test"):
@@ -94,6 +100,14 @@ def test_two_local_workers_train_in_sync_on_their_own_parts(tmp_path, rng):
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["config"]["strategy"] == "MultiWorkerMirroredStrategy" and len(results["history"]["loss"]) == 4
     assert (tmp_path / "run" / "last.keras").is_file() and (tmp_path / "run" / "log.csv").read_text().count("\n") == 5
+    # As if the run had stopped after its second epoch: both workers resume from the chief's checkpoint.
+    (tmp_path / "run" / "state.json").write_text(json.dumps({"next_epoch": 2}))
+    log = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    (tmp_path / "run" / "log.csv").write_text("\n".join(log[:3]) + "\n")
+    resumed = run_workers(tmp_path, epochs=4)
+    assert [record["initial_epoch"] for record in resumed] == [2, 2]
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert len(results["history"]["loss"]) == 4 and results["history"]["loss"][:2] == records[0]["loss"][:2]
 
 
 def test_parts_of_a_source_are_equal_disjoint_and_decode_only_their_files(tmp_path, rng):
