@@ -80,3 +80,26 @@ def cifar_zip() -> Path:
     if not path.is_file():
         pytest.skip(f"{path} not found; put the shared folder beside the project or set KERAS_LIE_SHARED")
     return path
+
+
+def assert_one_step_is_equivariant(plain_model, key, image_shape, num_classes: int) -> None:
+    """One SGD step on plain images and one on `key`'s images from the converted model: the same loss,
+    and weights that stay converted (for any model `keras_lie.models.from_plain` converts exactly)."""
+    import keras
+
+    import keras_lie
+    from keras_lie.models import from_plain
+
+    encrypted_model = from_plain(plain_model, key)
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (8, *image_shape), dtype=np.uint8)
+    y = rng.integers(0, num_classes, 8)
+    losses = []
+    for model, images in ((plain_model, x), (encrypted_model, keras_lie.encrypt(x, key))):
+        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9, weight_decay=1e-4),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        losses.append(model.train_on_batch(images.astype("float32"), y))
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    converted = from_plain(plain_model, key)  # the plain model after its step, converted
+    for a, b in zip(converted.get_weights(), encrypted_model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

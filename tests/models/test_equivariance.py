@@ -8,7 +8,9 @@ import pytest
 
 import keras_lie
 from keras_lie.keys import generate_key
-from keras_lie.models import build_classifier, convert_key, convmixer, find_block_stem, from_plain, pyramidnet
+from keras_lie.models import build_classifier, convert_key, convmixer, find_block_stem, pyramidnet
+
+from conftest import assert_one_step_is_equivariant
 
 tiny_pyramid = functools.partial(pyramidnet, depth=8, alpha=8, classifier_activation=None)
 tiny_mixer = functools.partial(convmixer, dim=16, depth=2, kernel_size=3, classifier_activation=None)
@@ -55,19 +57,7 @@ def test_one_training_step_on_encrypted_equals_one_on_plain(backbone, stem):
     keras.utils.set_random_seed(0)
     plain_model = build_classifier("plain", backbone=backbone, stem=stem, stem_input_mode="nibbles",
                                    input_shape=(16, 16, 3), num_classes=3)
-    encrypted_model = from_plain(plain_model, key)
-    rng = np.random.default_rng(1)
-    x = rng.integers(0, 256, (8, 16, 16, 3), dtype=np.uint8)
-    y = rng.integers(0, 3, 8)
-    losses = []
-    for model, images in ((plain_model, x), (encrypted_model, keras_lie.encrypt(x, key))):
-        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9, weight_decay=1e-4),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        losses.append(model.train_on_batch(images.astype("float32"), y))
-    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
-    converted = from_plain(plain_model, key)  # the plain model after its step, converted
-    for a, b in zip(converted.get_weights(), encrypted_model.get_weights(), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert_one_step_is_equivariant(plain_model, key, (16, 16, 3), 3)
 
 
 def test_keras_round_trip_of_the_convmixer_classifier(tmp_path):

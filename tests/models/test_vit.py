@@ -11,6 +11,8 @@ from keras_lie.errors import KeyMismatchError
 from keras_lie.keys import generate_key
 from keras_lie.models import build_classifier, convert_key, from_plain, vit
 
+from conftest import assert_one_step_is_equivariant
+
 SIZE = (16, 16)
 
 
@@ -80,19 +82,7 @@ def test_one_training_step_on_encrypted_equals_one_on_plain(scheme, mode):
     key = key_for(scheme, 5)
     keras.utils.set_random_seed(0)
     plain_model = build_classifier("plain", backbone=tiny(mode), stem=False, input_shape=(*SIZE, 3), num_classes=3)
-    encrypted_model = from_plain(plain_model, key)
-    rng = np.random.default_rng(1)
-    x = rng.integers(0, 256, (8, *SIZE, 3), dtype=np.uint8)
-    y = rng.integers(0, 3, 8)
-    losses = []
-    for model, images in ((plain_model, x), (encrypted_model, keras_lie.encrypt(x, key))):
-        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9, weight_decay=1e-4),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        losses.append(model.train_on_batch(images.astype("float32"), y))
-    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
-    converted = from_plain(plain_model, key)  # the plain model after its step, converted
-    for a, b in zip(converted.get_weights(), encrypted_model.get_weights(), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert_one_step_is_equivariant(plain_model, key, (*SIZE, 3), 3)
 
 
 def test_vit_shapes_saving_and_its_initial_weights_are_sign_symmetric(tmp_path):
