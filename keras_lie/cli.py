@@ -522,6 +522,8 @@ def _keygen(args) -> int:
         key = LearnableKey.from_reference_pickle(args.from_reference)
     else:
         image_size = _image_size(args.image_size) if args.image_size else None
+        if image_size is not None and scheme not in ("ele", "etc"):
+            raise KerasLieError(f"--image-size is for ele and etc keys; a {scheme} key fits images of any size.")
         key = generate_key(scheme, args.block_size, args.channels, seed=args.seed, image_size=image_size)
     key.save(args.output, overwrite=args.overwrite)
     print(f"Wrote {key.scheme} key {key.short_fingerprint} to {args.output} (mode 0600).")

@@ -310,6 +310,8 @@ def test_keygen_makes_and_imports_ele_and_etc_keys(tmp_path, capsys):
     assert (key.scheme, key.block_size, key.image_size) == ("ele", 8, (16, 24))
     assert run("keygen", "--scheme", "etc", "-o", tmp_path / "etc.json") != 0
     assert "--image-size HxW" in capsys.readouterr().err
+    assert run("keygen", "--image-size", "32x32", "-o", tmp_path / "le.json") != 0
+    assert "--image-size is for ele and etc keys" in capsys.readouterr().err
     reference = shared_dir() / "reference" / "etc_key_m4.npz"
     if reference.is_file():
         assert run("keygen", "--scheme", "etc", "--from-reference", reference, "--colour-shuffle", "reference-code",
