@@ -165,7 +165,7 @@ def test_reproduce_train_evaluate_export_on_tiny_data(tmp_path, rng, capsys):
     assert "CONTAINS THE KEY" in capsys.readouterr().out
     assert run("reproduce", *budget, "--data", data, "--schemes", "plain,learnable", "--stem-inputs", "nibbles",
                "-o", tmp_path / "repro") == 0
-    assert "| proposed | nibbles |" in (tmp_path / "repro" / "results.md").read_text()
+    assert "| proposed | paper stem | pyramidnet | nibbles |" in (tmp_path / "repro" / "results.md").read_text()
 
 
 def test_trainer_trains_on_an_encrypted_folder_without_the_key(key_path, tmp_path, rng, capsys):
