@@ -23,6 +23,7 @@ from keras_lie.experiments import (  # noqa: E402
     GAP_ROWS,
     PRESETS,
     TABLE_I_PYRAMIDNET_ROWS,
+    TABLE_I_VIT_ATTEMPTS,
     TABLE_I_VIT_ROWS,
     accuracy_gap,
 )
@@ -37,6 +38,7 @@ ROW_SETS = {
     # The extended Table I (ELE, EtC): with --backbones vit, and with --backbones pyramidnet.
     "table-i-vit": TABLE_I_VIT_ROWS,
     "table-i-pyramidnet": TABLE_I_PYRAMIDNET_ROWS,
+    "table-i-vit-attempts": TABLE_I_VIT_ATTEMPTS,
 }
 
 

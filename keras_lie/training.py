@@ -148,7 +148,8 @@ def train(
         _claim_run_folder(writes, {
             "config": {"learning_rate": learning_rate, "momentum": momentum, "nesterov": nesterov,
                        "weight_decay": weight_decay, "schedule": schedule, "mixed_precision": mixed_precision,
-            **({"optimizer": optimizer} if optimizer != "sgd" else {})},
+                       # recorded only when not the default, so that folders of earlier SGD runs still resume
+                       **({"optimizer": optimizer} if optimizer != "sgd" else {})},
             "metadata": metadata or {},
         }, restart=restart or not resume)
     previous_policy = keras.config.dtype_policy()
@@ -172,10 +173,8 @@ def train(
         schedule_fn = learning_rate_schedule(learning_rate, epochs, schedule)
         start = time.perf_counter()
         if multi_worker:
-            history = keras.callbacks.History()
-            history.history = fit_multi_worker(model, strategy, train_data, epochs=epochs,
-                                               initial_epoch=initial_epoch, learning_rate=schedule_fn,
-                                               on_epoch_end=_epoch_writer(model, writes, initial_epoch))
+            history = fit_multi_worker(model, strategy, train_data, epochs=epochs, initial_epoch=initial_epoch,
+                                       learning_rate=schedule_fn, on_epoch_end=_epoch_writer(model, writes, initial_epoch))
         else:
             callbacks = [keras.callbacks.LearningRateScheduler(schedule_fn), keras.callbacks.TerminateOnNaN()]
             if writes is not None:
@@ -191,8 +190,8 @@ def train(
                 callbacks=callbacks,
                 validation_freq=validation_freq,
                 verbose=verbose,
-            )
-        diverged = any(not math.isfinite(v) for v in history.history.get("loss", []))
+            ).history
+        diverged = any(not math.isfinite(v) for v in history.get("loss", []))
         if recalibrate_batch_norm_steps and not diverged:  # never overwrite a good checkpoint with NaNs
             with strategy.scope() if strategy is not None else contextlib.nullcontext():
                 recalibrate_batch_norm(model, train_data, steps=recalibrate_batch_norm_steps)
@@ -216,21 +215,21 @@ def train(
             "recalibrate_batch_norm_steps": recalibrate_batch_norm_steps,
         },
         "metadata": metadata or {},
-        "history": _full_history(history.history, output, initial_epoch),
+        "history": _full_history(history, output, initial_epoch),
         "wall_time_s": wall,
     }
     if validation_data is not None:
         # `fit` validated the final weights if the last epoch was a validation epoch.
-        validated_last = initial_epoch < epochs and epochs % validation_freq == 0 and "val_accuracy" in history.history
-        if multi_worker:  # every worker evaluates its part of the data, after the last epoch
-            validated_last = False
+        # `fit_multi_worker` never validates: every worker evaluates its part of the data here.
+        validated_last = initial_epoch < epochs and epochs % validation_freq == 0 and "val_accuracy" in history
+        if multi_worker:
             loss, accuracy = evaluate_multi_worker(model, strategy, validation_data)
         elif validated_last and not recalibrate_batch_norm_steps:
-            loss, accuracy = history.history["val_loss"][-1], history.history["val_accuracy"][-1]
+            loss, accuracy = history["val_loss"][-1], history["val_accuracy"][-1]
         else:
             loss, accuracy = model.evaluate(validation_data, verbose=0)[:2]
         if validated_last and recalibrate_batch_norm_steps:
-            results["test_accuracy_before_recalibration"] = float(history.history["val_accuracy"][-1])
+            results["test_accuracy_before_recalibration"] = float(history["val_accuracy"][-1])
         results["test_loss"], results["test_accuracy"] = float(loss), float(accuracy)
     if writes is not None:
         atomic_write_bytes(writes / "results.json", json.dumps(results, indent=1).encode(), overwrite=True)

@@ -71,6 +71,12 @@ TABLE_I_VIT_ROWS = (
     GapRow("ELE (nibbles)", "ele", stem_input_mode="nibbles"),
     GapRow("EtC (bytes)", "etc"),
 )
+# Key-free attempts to lower the cost of nibble tokens (the ViT's counterpart of the stem's data init).
+TABLE_I_VIT_ATTEMPTS = (
+    GapRow("plain (nibbles, no augmentation, data init)", "plain", stem_input_mode="nibbles",
+           options={"augment": False, "stem_data_init": True}),
+    GapRow("ELE (nibbles, data init)", "ele", stem_input_mode="nibbles", options={"stem_data_init": True}),
+)
 # With the paper's network (backbone "pyramidnet"): its block stem, and no adaptation at all.
 TABLE_I_PYRAMIDNET_ROWS = (
     GapRow("ELE, paper stem (bytes)", "ele"),

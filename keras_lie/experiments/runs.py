@@ -96,7 +96,7 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
     if stem_data_init:
         from keras_lie.models import initialize_stem_from_data
 
-        if callable(train_data) and not hasattr(train_data, "element_spec"):
+        if callable(train_data):  # multi-worker: a function of each worker's input context
             raise ValueError("stem_data_init is not supported with multi-worker training; initialise the stem "
                              "from one batch and train from that model instead.")
         sample = next(iter(train_data))[0]  # one batch of encrypted training images; no key needed

@@ -5,8 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from keras_lie.blocks import estimate_upper_nibbles
-from keras_lie.models.classifier import find_block_stem
+from keras_lie.blocks import block_grid, correlation, estimate_upper_nibbles, nibbles
+from keras_lie.layers import BlockTokens
+from keras_lie.models.classifier import find_block_stem, walk_layers
 from keras_lie.models.conversion import block_kernel_rows
 
 
@@ -21,8 +22,17 @@ def initialize_stem_from_data(model: keras.Model, encrypted_images, *, lower_sca
     recombination close to 16 * upper + lower instead of weighting every nibble
     alike. (That this works is the same leak `docs/security.md` reports.)
 
-    Returns the boolean mask of block inputs judged to carry upper nibbles.
+    A block-token ViT (`keras_lie.models.vit`, nibble tokens) is initialised the
+    same way through its `block_norm`: position by position when every position
+    has its own normalisation (ELE keys every position differently), from all
+    blocks at once when it is shared.
+
+    Returns the boolean mask of block inputs judged to carry upper nibbles
+    (`(positions, 2d)` for a per-position ViT).
     """
+    tokens = [layer for layer in walk_layers(model) if isinstance(layer, BlockTokens)]
+    if tokens:
+        return _initialize_tokens_from_data(model, tokens[0], encrypted_images, lower_scale)
     stem = find_block_stem(model)
     if stem.input_mode != "nibbles" or stem.input_norm is None:
         raise ValueError(
@@ -39,4 +49,28 @@ def initialize_stem_from_data(model: keras.Model, encrypted_images, *, lower_sca
     gamma = np.array(gamma)
     gamma[rows] = np.where(upper, 1.0, lower_scale)
     stem.input_norm.set_weights([gamma, beta, mean, variance])
+    return upper
+
+
+def _initialize_tokens_from_data(model, tokens, encrypted_images, lower_scale: float) -> np.ndarray:
+    norm = {layer.name: layer for layer in walk_layers(model)}.get("block_norm")
+    if tokens.input_mode != "nibbles" or norm is None:
+        raise ValueError("initialize_stem_from_data needs a block-token ViT with input_mode='nibbles'.")
+    images = np.asarray(encrypted_images).astype(np.uint8)
+    gamma, beta, mean, variance = (np.array(w) for w in norm.get_weights())
+    features = tokens.output.shape[-1]
+    if gamma.size == features:  # one normalisation for every block: estimate from all of them
+        upper_positions, _ = estimate_upper_nibbles(images, tokens.block_size, use_neighbours=False)
+        upper = np.zeros(features, bool)
+        upper[upper_positions] = True
+    else:  # a normalisation per position: each position's nibbles over the images
+        values = nibbles(block_grid(images, tokens.block_size)).astype(np.float64)
+        values = values.reshape(len(images), -1, features)
+        upper = np.zeros((values.shape[1], features), bool)
+        for position in range(values.shape[1]):
+            within = np.abs(correlation(values[:, position], values[:, position]))
+            np.fill_diagonal(within, 0)
+            upper[position, np.argsort(within.mean(axis=1), kind="stable")[-features // 2:]] = True
+    gamma = np.where(upper, 1.0, lower_scale).reshape(gamma.shape).astype(gamma.dtype)
+    norm.set_weights([gamma, beta, mean, variance])
     return upper

@@ -93,3 +93,22 @@ def test_vit_shapes_saving_and_its_initial_weights_are_sign_symmetric(tmp_path):
     model.save(tmp_path / "m.keras")
     restored = keras.models.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_data_initialisation_finds_the_upper_nibbles_of_every_position_without_the_key(shared):
+    from keras_lie.models import initialize_stem_from_data
+
+    yy, xx = np.mgrid[0:16, 0:16]
+    rng = np.random.default_rng(0)
+    images = np.stack([np.clip(np.stack([(yy * a + xx * b) % 256 + rng.normal(0, 3, (16, 16))] * 3, -1), 0, 255)
+                       for a, b in rng.uniform(1, 7, (256, 2))]).astype(np.uint8)
+    key = key_for("ele", 7) if not shared else keras_lie.generate_key("learnable", block_size=4, seed=7)
+    model = build_classifier(key, backbone=tiny("nibbles", shared), stem=False, input_shape=(*SIZE, 3))
+    upper = initialize_stem_from_data(model, keras_lie.encrypt(images, key))
+    scheme = keras_lie.get_scheme(key)
+    source = scheme.nibble_sources("encrypt")[0] if not shared else scheme.nibble_source("encrypt")[0]
+    assert np.mean(upper == (source >= 48)) > 0.9  # d = 4 * 4 * 3
+    gamma = model.get_layer("vit_" + ("shared" if shared else "positionwise") + "_nibbles_16x1").get_layer(
+        "block_norm").get_weights()[0]
+    assert sorted(set(np.round(gamma, 4))) == [round(1 / 16, 4), 1.0]
