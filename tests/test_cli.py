@@ -319,3 +319,18 @@ def test_keygen_makes_and_imports_ele_and_etc_keys(tmp_path, capsys):
         assert load_key(tmp_path / "paper.json").colour_shuffle == "reference_code"
         assert run("keygen", "--from-reference", reference, "-o", tmp_path / "x.json") != 0
         assert "--scheme etc" in capsys.readouterr().err
+
+
+def test_train_distribute_flag(tmp_path, rng, capsys, monkeypatch):
+    from conftest import write_image_tree, zip_tree
+
+    data = zip_tree(write_image_tree(tmp_path / "tree", rng, per_class=2), tmp_path / "tiny.zip")
+    key = tmp_path / "k.json"
+    assert run("keygen", "--block-size", "4", "-o", key) == 0
+    budget = ["--preset", "quick", "--epochs", "1", "--batch-size", "4", "--depth", "8", "--alpha", "4"]
+    assert run("train", "--key", key, "--data", data, *budget, "--distribute", "mirrored", "-o", tmp_path / "run") == 0
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["config"]["strategy"] == "MirroredStrategy"
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    capsys.readouterr()
+    assert run("train", "--key", key, "--data", data, *budget, "--distribute", "multi-worker", "-o", tmp_path / "mw") == 1
+    assert "TF_CONFIG environment variable, which is not set" in capsys.readouterr().err
