@@ -44,7 +44,9 @@ def test_extended_reproduce_trains_ele_and_etc_rows(image_zip, tmp_path):
     assert rows["ele-vit"]["backbone"] == "vit" and rows["ele-no-adaptation"]["network"] == "no adaptation"
     run = json.loads((tmp_path / "ele-no-adaptation" / "results.json").read_text())
     assert run["metadata"]["stem"] is None and run["config"]["recalibrate_batch_norm_steps"] > 0
-    assert json.loads((tmp_path / "plain-vit-nibbles" / "results.json").read_text())["metadata"]["augment"] is False
+    reference = json.loads((tmp_path / "plain-vit-nibbles" / "results.json").read_text())["metadata"]
+    assert reference["augment"] is False and reference["stem_data_init"] is True
+    assert json.loads((tmp_path / "ele-vit" / "results.json").read_text())["metadata"]["stem_data_init"] is True
     assert "| extended learnable (ELE) | no adaptation | pyramidnet | bytes |" in (tmp_path / "results.md").read_text()
 
 

@@ -61,9 +61,9 @@ def table_i_rows(schemes=ALL_SCHEMES, stem_modes=("bytes", "nibbles", "recipe"))
     paper's stem on bytes or nibbles; "recipe": keras-lie's `RECIPE`). The
     position-keyed schemes (ELE, EtC) get three: the paper's stem, no
     adaptation (PyramidNet on the encrypted images), and the block-token ViT
-    with per-position embedding; with them come plain images through the same
-    ViT (nibble tokens for ELE, byte tokens for EtC), without augmentation as
-    ELE and EtC must go, as their reference.
+    with per-position embedding (for ELE on nibble tokens with the key-free data
+    initialisation); with them come plain images through the same ViT and
+    tokens, without augmentation as ELE and EtC must go, as their reference.
     """
     rows: list[RowPlan] = []
     for scheme in schemes:
@@ -74,14 +74,16 @@ def table_i_rows(schemes=ALL_SCHEMES, stem_modes=("bytes", "nibbles", "recipe"))
                 else:
                     rows.append(RowPlan(f"learnable-{mode}", scheme, "paper stem", stem_input_mode=mode))
         elif scheme in POSITION_KEYED_SCHEMES:
-            tokens = "nibbles" if scheme == "ele" else "bytes"
-            reference = RowPlan(f"plain-vit-{tokens}", "plain", "block-token ViT, no augmentation", "vit", tokens,
-                                options={"augment": False})
+            # ELE needs nibble tokens, which the ViT's key-free data initialisation weights like bytes.
+            tokens, init = ("nibbles", {"stem_data_init": True}) if scheme == "ele" else ("bytes", {})
+            network = "block-token ViT" + (", data init" if init else "")
+            reference = RowPlan(f"plain-vit-{tokens}", "plain", network + ", no augmentation", "vit", tokens,
+                                options={"augment": False, **init})
             if reference not in rows:
                 rows.append(reference)
             rows += [RowPlan(f"{scheme}-paper-stem", scheme, "paper stem"),
                      RowPlan(f"{scheme}-no-adaptation", scheme, "no adaptation", options={"use_stem": False}),
-                     RowPlan(f"{scheme}-vit", scheme, "block-token ViT", "vit", tokens)]
+                     RowPlan(f"{scheme}-vit", scheme, network, "vit", tokens, options=init)]
         else:
             rows.append(RowPlan(scheme, scheme, "paper stem"))
     return rows
