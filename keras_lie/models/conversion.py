@@ -77,7 +77,9 @@ def convert_key(model: keras.Model, old_key: Key | None, new_key: Key, *, copy: 
 
     Args:
         model: a model with one `BlockStem` ("nibbles" mode for the proposed scheme,
-            "bytes" or "nibbles" for the naive shuffle).
+            "bytes" or "nibbles" for the naive shuffle), or a block-token ViT from
+            `keras_lie.models.vit` (any block-wise scheme, ELE and EtC included; nibble
+            tokens for the proposed scheme and ELE; per-position embedding for ELE and EtC).
         copy: return a converted copy (default) instead of changing `model` itself.
     """
     if copy:
