@@ -143,6 +143,29 @@ def estimate_upper_nibbles(encrypted_images, block_size: int, *, use_neighbours:
     return upper, parity
 
 
+def estimate_upper_nibbles_per_position(encrypted_images, block_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """`estimate_upper_nibbles` position by position, over the images: for schemes with a key per position (ELE).
+
+    Returns `(upper, parity)`, both `(positions, 2d)`: whether each encrypted
+    nibble of each block position carries an upper nibble, and for those their
+    reversal parity (+1/-1, up to one sign per position; 0 elsewhere). Needs
+    many images: each position's statistics come from that position alone.
+    """
+    grid = nibbles(block_grid(encrypted_images, block_size)).astype(np.float64)
+    values = grid.reshape(len(grid), -1, grid.shape[-1])
+    half = values.shape[-1] // 2
+    upper = np.zeros(values.shape[1:], bool)
+    parity = np.zeros(values.shape[1:])
+    for position in range(values.shape[1]):
+        within = correlation(values[:, position], values[:, position])
+        np.fill_diagonal(within, 0)
+        chosen = np.sort(np.argsort(np.abs(within).mean(axis=1), kind="stable")[-half:])
+        _, vectors = np.linalg.eigh(within[np.ix_(chosen, chosen)])
+        upper[position, chosen] = True
+        parity[position, chosen] = np.where(vectors[:, -1] >= 0, 1.0, -1.0)
+    return upper, parity
+
+
 def block_means(images, block_size: int) -> np.ndarray:
     """Mean of every M x M x C block, as a (N, H/M, W/M) array."""
     return block_grid(images, block_size).astype(np.float64).mean(axis=-1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from keras_lie.blocks import block_grid, correlation, estimate_upper_nibbles, nibbles
+from keras_lie.blocks import estimate_upper_nibbles, estimate_upper_nibbles_per_position
 from keras_lie.layers import BlockTokens
 from keras_lie.models.classifier import find_block_stem, walk_layers
 from keras_lie.models.conversion import block_kernel_rows
@@ -64,13 +64,7 @@ def _initialize_tokens_from_data(model, tokens, encrypted_images, lower_scale: f
         upper = np.zeros(features, bool)
         upper[upper_positions] = True
     else:  # a normalisation per position: each position's nibbles over the images
-        values = nibbles(block_grid(images, tokens.block_size)).astype(np.float64)
-        values = values.reshape(len(images), -1, features)
-        upper = np.zeros((values.shape[1], features), bool)
-        for position in range(values.shape[1]):
-            within = np.abs(correlation(values[:, position], values[:, position]))
-            np.fill_diagonal(within, 0)
-            upper[position, np.argsort(within.mean(axis=1), kind="stable")[-features // 2:]] = True
+        upper, _ = estimate_upper_nibbles_per_position(images, tokens.block_size)
     gamma = np.where(upper, 1.0, lower_scale).reshape(gamma.shape).astype(gamma.dtype)
     norm.set_weights([gamma, beta, mean, variance])
     return upper

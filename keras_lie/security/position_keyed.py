@@ -35,7 +35,7 @@ import dataclasses
 
 import numpy as np
 
-from keras_lie.blocks import block_grid, correlation, nibbles
+from keras_lie.blocks import block_grid, estimate_upper_nibbles_per_position, nibbles
 from keras_lie.security.metrics import gray, ssim
 
 UNITS = {"ele": "nibble", "etc": "byte"}
@@ -184,15 +184,9 @@ def reconstruct_thumbnails(encrypted, scheme: str, block_size: int) -> np.ndarra
     if scheme == "etc":
         brightness = blocks.mean(axis=-1)  # blind to rotation, mirror and colour shuffle; negation flips it
     else:  # ele: per position, the upper nibbles correlate with each other over the images
-        brightness = np.empty((n, rows * columns))
-        for position in range(rows * columns):
-            values = nibbles(blocks[:, position].astype(np.int64)).astype(np.float64)
-            within = correlation(values, values)
-            np.fill_diagonal(within, 0)
-            upper = np.argsort(np.abs(within).mean(axis=1))[-d:]
-            _, vectors = np.linalg.eigh(within[np.ix_(upper, upper)])
-            sign = np.where(vectors[:, -1] >= 0, 1.0, -1.0)
-            brightness[:, position] = (values[:, upper] * sign).mean(axis=1)
+        upper, parity = estimate_upper_nibbles_per_position(encrypted, block_size)
+        values = nibbles(blocks.astype(np.int64)).astype(np.float64)
+        brightness = (values * parity).sum(axis=-1) / upper.sum(axis=-1)
     series = _standardised(brightness)
     # Image-wide brightness moves every position together: the leading eigenvector of the
     # positions' correlations gives each one's polarity (negated EtC blocks, ELE's unknown sign).
