@@ -426,7 +426,7 @@ class _PositionKeyedKey(Key):
     def __init__(self, block_size: int, channels: int, image_size, block_permutation, *,
                  created: str | None = None):
         super().__init__(block_size, channels, created=created)
-        self.image_size = _image_size(image_size, self.block_size)
+        self.image_size = self._check_entries(self.block_size, self.channels, image_size)
         self.block_permutation = _validated_permutation(block_permutation, self.blocks, self.scheme)
 
     @property
@@ -464,6 +464,20 @@ class _PositionKeyedKey(Key):
     def entries_per_block(cls, block_size: int, channels: int) -> int:
         raise NotImplementedError
 
+    @classmethod
+    def generate(cls, block_size: int = 4, channels: int = 3, seed: int | None = None, *, image_size=None):
+        """A new key for `image_size` (H, W) images; from the OS CSPRNG, or from `seed` (experiments only)."""
+        block_size = _bounded_int(block_size, "block_size", MAX_BLOCK_SIZE)
+        channels = _bounded_int(channels, "channels", MAX_CHANNELS)
+        size = cls._check_entries(block_size, channels, _required_image_size(cls.scheme, image_size))
+        key = cls._draw(block_size, channels, size, (size[0] // block_size) * (size[1] // block_size), _Draws(seed))
+        return _mark_seeded(key) if seed is not None else key
+
+    @classmethod
+    def _draw(cls, block_size: int, channels: int, image_size: tuple[int, int], blocks: int, draw: _Draws):
+        """A key of this scheme with its material drawn from `draw`."""
+        raise NotImplementedError
+
 
 class ELEKey(_PositionKeyedKey):
     """Key of the extended learnable encryption (ELE; Madono et al., AAAI-20 workshop, arXiv:2001.07761).
@@ -479,7 +493,6 @@ class ELEKey(_PositionKeyedKey):
     def __init__(self, block_size: int, channels: int, image_size, nibble_keys, block_permutation, *,
                  created: str | None = None):
         super().__init__(block_size, channels, image_size, block_permutation, created=created)
-        self._check_entries(self.block_size, self.channels, self.image_size)
         length = self.entries_per_block(self.block_size, self.channels)
         rows = np.asarray(nibble_keys)
         if rows.ndim != 2 or rows.shape[0] != self.blocks:
@@ -511,18 +524,9 @@ class ELEKey(_PositionKeyedKey):
                    material["block_permutation"], created=created)
 
     @classmethod
-    def generate(cls, block_size: int = 4, channels: int = 3, seed: int | None = None, *,
-                 image_size=None) -> ELEKey:
-        """A new key for `image_size` (H, W) images; from the OS CSPRNG, or from `seed` (experiments only)."""
-        block_size = _bounded_int(block_size, "block_size", MAX_BLOCK_SIZE)
-        channels = _bounded_int(channels, "channels", MAX_CHANNELS)
-        height, width = cls._check_entries(block_size, channels, _required_image_size(cls.scheme, image_size))
-        blocks = (height // block_size) * (width // block_size)
-        draw = _Draws(seed)
-        key = cls(block_size, channels, (height, width),
-                  draw.permutations(blocks, cls.entries_per_block(block_size, channels)),
-                  draw.permutations(1, blocks)[0])
-        return _mark_seeded(key) if seed is not None else key
+    def _draw(cls, block_size, channels, image_size, blocks, draw) -> ELEKey:
+        return cls(block_size, channels, image_size, draw.permutations(blocks, cls.entries_per_block(block_size, channels)),
+                   draw.permutations(1, blocks)[0])
 
     @classmethod
     def from_reference_npz(cls, path: str | os.PathLike) -> ELEKey:
@@ -564,6 +568,13 @@ class EtCKey(_PositionKeyedKey):
     reference code's in-place colour assignment, which copies channels over each
     other (its rows need not be permutations): images encrypted with it cannot be
     decrypted, and `decrypt` refuses.
+
+    `generate` gives each block one of the 8 symmetries of the square uniformly
+    (a rotation and a horizontal mirror or none), a negative-positive transform
+    with probability 1/2 and a uniform channel permutation. (The reference code
+    draws rotation and mirror separately, which weights the 8 symmetries
+    unequally, and negates exactly half the blocks; its keys import with
+    `from_reference_npz`.)
     """
 
     scheme = "etc"
@@ -573,7 +584,6 @@ class EtCKey(_PositionKeyedKey):
                  flip_horizontal, channel_sources, block_permutation, colour_shuffle: str = "permute",
                  created: str | None = None):
         super().__init__(block_size, channels, image_size, block_permutation, created=created)
-        self._check_entries(self.block_size, self.channels, self.image_size)
         if colour_shuffle not in self.COLOUR_SHUFFLES:
             raise KeyFileError(f"colour_shuffle must be one of {', '.join(self.COLOUR_SHUFFLES)}, not {colour_shuffle!r}.")
         self.colour_shuffle = colour_shuffle
@@ -627,26 +637,11 @@ class EtCKey(_PositionKeyedKey):
                    created=created)
 
     @classmethod
-    def generate(cls, block_size: int = 4, channels: int = 3, seed: int | None = None, *,
-                 image_size=None) -> EtCKey:
-        """A new key for `image_size` (H, W) images; from the OS CSPRNG, or from `seed` (experiments only).
-
-        Each block gets one of the 8 symmetries of the square uniformly (a rotation
-        and a horizontal mirror or none), a negative-positive transform with
-        probability 1/2 and a uniform channel permutation. (The reference code draws
-        rotation and mirror separately, which weights the 8 symmetries unequally,
-        and negates exactly half the blocks; its keys import with `from_reference_npz`.)
-        """
-        block_size = _bounded_int(block_size, "block_size", MAX_BLOCK_SIZE)
-        channels = _bounded_int(channels, "channels", MAX_CHANNELS)
-        height, width = cls._check_entries(block_size, channels, _required_image_size(cls.scheme, image_size))
-        blocks = (height // block_size) * (width // block_size)
-        draw = _Draws(seed)
-        key = cls(block_size, channels, (height, width), rotations=draw.integers(blocks, 4),
-                  negative=draw.integers(blocks, 2), flip_vertical=np.zeros(blocks, np.int64),
-                  flip_horizontal=draw.integers(blocks, 2), channel_sources=draw.permutations(blocks, channels),
-                  block_permutation=draw.permutations(1, blocks)[0])
-        return _mark_seeded(key) if seed is not None else key
+    def _draw(cls, block_size, channels, image_size, blocks, draw) -> EtCKey:
+        return cls(block_size, channels, image_size, rotations=draw.integers(blocks, 4),
+                   negative=draw.integers(blocks, 2), flip_vertical=np.zeros(blocks, np.int64),
+                   flip_horizontal=draw.integers(blocks, 2), channel_sources=draw.permutations(blocks, channels),
+                   block_permutation=draw.permutations(1, blocks)[0])
 
     @classmethod
     def from_reference_npz(cls, path: str | os.PathLike, *, colour_shuffle: str = "permute") -> EtCKey:
