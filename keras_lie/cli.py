@@ -507,7 +507,7 @@ def _load_model(path: Path):
 
 
 def _keygen(args) -> int:
-    from keras_lie.keys import ELEKey, EtCKey, LearnableKey, canonical_scheme_name, generate_key
+    from keras_lie.keys import POSITION_KEYED_SCHEMES, ELEKey, EtCKey, LearnableKey, canonical_scheme_name, generate_key
 
     scheme = canonical_scheme_name(args.scheme)
     if args.from_reference is not None and args.from_reference.suffix == ".npz":
@@ -522,7 +522,7 @@ def _keygen(args) -> int:
         key = LearnableKey.from_reference_pickle(args.from_reference)
     else:
         image_size = _image_size(args.image_size) if args.image_size else None
-        if image_size is not None and scheme not in ("ele", "etc"):
+        if image_size is not None and scheme not in POSITION_KEYED_SCHEMES:
             raise KerasLieError(f"--image-size is for ele and etc keys; a {scheme} key fits images of any size.")
         key = generate_key(scheme, args.block_size, args.channels, seed=args.seed, image_size=image_size)
     key.save(args.output, overwrite=args.overwrite)

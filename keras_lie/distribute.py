@@ -141,8 +141,7 @@ def fit_multi_worker(model: keras.Model, strategy: tf.distribute.Strategy, train
                     loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
             gradients = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
-            correct = tf.cast(tf.equal(tf.argmax(probabilities, -1), tf.cast(labels, tf.int64)), tf.float32)
-            return loss, tf.reduce_sum(correct), tf.cast(tf.size(labels), tf.float32)
+            return (loss, *_hits(labels, probabilities))
 
         results = strategy.run(replica_step, args=(images, labels))
         return [strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None) for value in results]
@@ -193,8 +192,7 @@ def evaluate_multi_worker(model: keras.Model, strategy: tf.distribute.Strategy, 
         def replica_step(images, labels):
             probabilities = model(images, training=False)
             per_example = keras.losses.sparse_categorical_crossentropy(labels, probabilities)
-            correct = tf.cast(tf.equal(tf.argmax(probabilities, -1), tf.cast(labels, tf.int64)), tf.float32)
-            return tf.reduce_sum(per_example), tf.reduce_sum(correct), tf.cast(tf.size(labels), tf.float32)
+            return (tf.reduce_sum(per_example), *_hits(labels, probabilities))
 
         results = strategy.run(replica_step, args=(images, labels))
         return [strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None) for value in results]
@@ -204,3 +202,9 @@ def evaluate_multi_worker(model: keras.Model, strategy: tf.distribute.Strategy, 
         loss, hits, count = test_step(images, labels)
         total_loss, correct, seen = total_loss + float(loss), correct + float(hits), seen + float(count)
     return total_loss / max(1.0, seen), correct / max(1.0, seen)
+
+
+def _hits(labels, probabilities):
+    """(correct predictions, examples) of one replica's batch, as floats for a cross-replica sum."""
+    correct = tf.cast(tf.equal(tf.argmax(probabilities, -1), tf.cast(labels, tf.int64)), tf.float32)
+    return tf.reduce_sum(correct), tf.cast(tf.size(labels), tf.float32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from keras_lie.experiments.presets import PAPER_TABLE_I, PUBLISHED_CIFAR10, SCHEME_LABELS
+from keras_lie.keys import POSITION_KEYED_SCHEMES
 
 
 def gap_table(runs, reference_row: str = "plain (bytes)", metric: str = "test_accuracy") -> str:
@@ -48,7 +49,7 @@ def results_table(summary: dict) -> str:
     ]
     for row in summary["rows"]:
         published = paper.get(row["scheme"]) if row.get("backbone", "pyramidnet") == "pyramidnet" else None
-        if row["scheme"] in ("ele", "etc") and dataset == "cifar10" and row.get("network") == "no adaptation":
+        if row["scheme"] in POSITION_KEYED_SCHEMES and dataset == "cifar10" and row.get("network") == "no adaptation":
             published = PUBLISHED_CIFAR10[row["scheme"]]
         lines.append(
             f"| {SCHEME_LABELS[row['scheme']]} | {row.get('network', 'paper stem')} | {row.get('backbone', 'pyramidnet')} "

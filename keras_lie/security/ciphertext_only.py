@@ -36,6 +36,7 @@ import dataclasses
 import numpy as np
 
 from keras_lie.blocks import block_means, block_vectors, estimate_upper_nibbles, nibbles
+from keras_lie.keys import POSITION_KEYED_SCHEMES
 from keras_lie.security.metrics import gray, ssim
 from keras_lie.security.position_keyed import attack_position_keyed
 from keras_lie.security.reconstruction import reconstruct_from_ciphertexts
@@ -84,7 +85,7 @@ def attack(encrypted, plain, scheme: str, block_size: int, attack_images: int | 
     itself), and the reconstruction (N, H, W) in 0..255.
     """
     encrypted, plain = np.asarray(encrypted)[:attack_images], np.asarray(plain)[:attack_images]
-    if scheme in ("ele", "etc"):
+    if scheme in POSITION_KEYED_SCHEMES:
         return attack_position_keyed(encrypted, plain, scheme, block_size)
     target = gray(plain)[..., None]
     if scheme in ("learnable", "block_shuffle"):

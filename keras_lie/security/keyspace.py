@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from keras_lie.keys import POSITION_KEYED_SCHEMES
+
 
 def key_space_bits(scheme: str, block_size: int = 4, channels: int = 3, image_side: int = 32) -> dict:
     """log2 of the number of distinct keys, nominal and effective.
@@ -23,7 +25,7 @@ def key_space_bits(scheme: str, block_size: int = 4, channels: int = 3, image_si
 
     `image_side` is the side of the square images the position-keyed keys are for.
     """
-    if scheme in ("ele", "etc"):
+    if scheme in POSITION_KEYED_SCHEMES:
         d = block_size * block_size * channels
         n = (image_side // block_size) ** 2
         per_block = math.lgamma(2 * d + 1) if scheme == "ele" else math.log(8 * 2 * math.factorial(channels))
