@@ -13,6 +13,8 @@ from keras_lie.errors import KerasLieError
 # The image files keras-lie reads (folders, zips, `encrypt`/`decrypt`); it writes PNG only.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 # Why an image with an alpha channel is refused (the one channel rule of `encrypt` and training data).
+# A file created here, never an existing one or through a symbolic link.
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 ALPHA_ADVICE = ("it has an alpha channel, which would be dropped; flatten it onto a background first "
                 "(e.g. `magick in.png -background white -alpha remove out.png`)")
 
@@ -99,13 +101,12 @@ def write_new_files(
     of `atomic_write_batch`. A file that fails part-way is removed. Returns, per
     item, None or the exception that stopped that file.
     """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
     def write(item):
         path, data = item
         created = False
         try:
-            fd = os.open(path, flags, mode)
+            fd = os.open(path, _NEW_FILE, mode)
             created = True
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -183,11 +184,10 @@ def _remove(name: str) -> None:
 
 def _create_temporary(folder: Path, name: str, mode: int) -> tuple[int, str]:
     """A new file beside the target, created with `mode` (the kernel applies the umask)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     for _ in range(100):
         tmp_name = str(folder / f".{name}.{secrets.token_hex(6)}.tmp")
         try:
-            return os.open(tmp_name, flags, mode), tmp_name
+            return os.open(tmp_name, _NEW_FILE, mode), tmp_name
         except FileExistsError:
             continue
     raise FileExistsError(f"Could not create a temporary file in {folder}.")
