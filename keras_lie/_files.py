@@ -12,9 +12,9 @@ from keras_lie.errors import KerasLieError
 
 # The image files keras-lie reads (folders, zips, `encrypt`/`decrypt`); it writes PNG only.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-# Why an image with an alpha channel is refused (the one channel rule of `encrypt` and training data).
 # A file created here, never an existing one or through a symbolic link.
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+# Why an image with an alpha channel is refused (the one channel rule of `encrypt` and training data).
 ALPHA_ADVICE = ("it has an alpha channel, which would be dropped; flatten it onto a background first "
                 "(e.g. `magick in.png -background white -alpha remove out.png`)")
 
