@@ -1,5 +1,8 @@
 """Encryption throughput: images per second per scheme, eager vs tf.function vs XLA.
 
+For the nibble schemes (learnable, ELE), whose eager XLA calls take the lane kernel on a CPU, the
+fused one-gather-per-nibble kernel is timed beside it ("fused gather, tensor").
+
 Beside a plain memory copy of the same bytes and a direct NumPy transcription of
 the proposed scheme, measured in the same run (timing on a shared machine is
 noisy: read the ratios). Prints a table and writes JSON.
@@ -65,6 +68,9 @@ def measure(images: np.ndarray, repeats: int) -> list[dict]:
         add(name, "tf.function", best_seconds(lambda graph=graph: graph(tensor).numpy(), repeats))
         add(name, "xla", best_seconds(lambda xla=xla: xla.encrypt(tensor).numpy(), repeats))
         add(name, "xla, tensor in/out", best_seconds(lambda xla=xla: xla.encrypt(tensor), repeats))
+        if name in ("learnable", "ele"):  # the nibble schemes take the lane kernel on a CPU; the fused gather beside it
+            fused = xla._compiled_transform("encrypt", *images.shape[1:3])
+            add(name, "fused gather, tensor", best_seconds(lambda fused=fused: fused(tensor), repeats))
         add(name, "keras_lie.encrypt", best_seconds(lambda key=key: keras_lie.encrypt(images, key), repeats))
     return rows
 

@@ -40,6 +40,11 @@ def random_images(rng: np.random.Generator, shape) -> np.ndarray:
     return rng.integers(0, 256, size=shape, dtype=np.uint8)
 
 
+def compiled_kernels(scheme) -> set[str]:
+    """Which compiled kernels a scheme's eager calls used: "fused" (one gather per nibble) or "lanes"."""
+    return {cache_key[0] for cache_key, function in scheme._compiled.items() if function is not None}
+
+
 def write_image_tree(root: Path, rng: np.random.Generator, splits=("train", "test"), per_class=4,
                      classes=("cat", "dog", "frog"), size=16) -> Path:
     """A small class-folder tree ROOT/<split>/<class>/<n>.png of random images."""

@@ -15,7 +15,7 @@ from keras_lie.schemes import (
     get_scheme,
 )
 
-from conftest import random_images
+from conftest import compiled_kernels, random_images
 from numpy_oracle import numpy_block_shuffle, numpy_learnable_encrypt
 
 SCHEMES = ["learnable", "block_shuffle", "cat_map", "plain"]
@@ -260,3 +260,49 @@ def test_repeated_calls_and_new_batch_sizes_do_not_retrace():
     keras_lie.decrypt(np.zeros((3, 32, 32, 3), np.uint8), key)
     keras_lie.encrypt(np.zeros((3, 16, 16, 3), np.uint8), key)
     assert scheme.trace_count - before == 3  # one more per direction and image size only
+
+
+# -- the lane kernel (eager calls on a CPU) ----------------------------------------------------
+
+
+def test_lane_packing_and_the_plan_on_words():
+    from keras_lie.schemes._gather import LANES, apply_plan, lane_plan, pack_lanes, unpack_lanes
+
+    rng = np.random.default_rng(0)
+    scheme = LearnableScheme(LearnableKey.generate(block_size=4, channels=3, seed=1))
+    plan = scheme.plan(4, 8, "encrypt")
+    units = tf.constant(rng.integers(0, 256, (13, 4 * 8 * 3), dtype=np.uint8))  # 13: the last word half empty
+    words = pack_lanes(units)
+    assert words.dtype == tf.uint64 and words.shape == (2, units.shape[1])
+    lane_bytes = (words.numpy()[:, None, :] >> (8 * np.arange(LANES, dtype=np.uint64))[:, None]) & 255
+    padded = np.concatenate([units.numpy(), np.zeros((3, units.shape[1]), np.uint8)])
+    assert np.array_equal(lane_bytes.reshape(16, -1), padded)  # byte j of word g is unit 8g + j
+    assert np.array_equal(unpack_lanes(words, units).numpy(), units.numpy())
+    moved = unpack_lanes(apply_plan(words, lane_plan(plan)), units)
+    assert np.array_equal(moved.numpy(), apply_plan(units, plan).numpy())
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([2, 4, 8]), st.sampled_from([1, 3]), st.integers(1, 12), st.integers(1, 3), st.integers(1, 3),
+    st.integers(0, 2**32 - 1),
+)
+def test_eager_calls_take_the_lane_kernel_from_eight_block_rows(m, c, n, rows, cols, seed):
+    key = LearnableKey.generate(block_size=m, channels=c, seed=seed)
+    scheme = LearnableScheme(key)
+    x = random_images(np.random.default_rng(seed), (n, rows * m, cols * m, c))
+    y = scheme.encrypt(x)
+    assert np.array_equal(y, numpy_learnable_encrypt(x, key))
+    assert np.array_equal(scheme.decrypt(y), x)
+    assert compiled_kernels(scheme) == ({"lanes"} if n * rows >= 8 else {"fused"})
+
+
+def test_the_lane_kernel_is_for_cpus_only(monkeypatch):
+    from keras_lie.schemes import base
+
+    key = LearnableKey.generate(block_size=4, channels=3, seed=2)
+    x = random_images(np.random.default_rng(2), (4, 32, 32, 3))
+    monkeypatch.setattr(base, "_only_cpus", lambda: False)
+    accelerated = LearnableScheme(key)
+    assert np.array_equal(accelerated.encrypt(x), numpy_learnable_encrypt(x, key))
+    assert compiled_kernels(accelerated) == {"fused"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -11,7 +12,7 @@ import tensorflow as tf
 from keras_lie.errors import ImageShapeError, ImageValueError, KeyMismatchError
 from keras_lie.keys import Key
 from keras_lie.options import PADDING_MODES
-from keras_lie.schemes._gather import BytePlan, NibblePlan, apply_plan
+from keras_lie.schemes._gather import LANES, BytePlan, NibblePlan, apply_plan, lane_plan, pack_lanes, unpack_lanes
 
 Direction = Literal["encrypt", "decrypt"]
 Padding = Literal["error", "replicate"]
@@ -27,7 +28,9 @@ class Scheme:
     kind (NumPy in, NumPy out). Both are written in TensorFlow ops, so they run
     inside `tf.function`, `tf.data.Dataset.map`, XLA and SavedModels. Called
     eagerly, they run an XLA-compiled function (one compilation per input
-    shape) unless the scheme was made with `jit_compile=False`.
+    shape) unless the scheme was made with `jit_compile=False`; on a CPU, nibble
+    schemes then run the lane kernel of `keras_lie.schemes._gather` when a
+    batch has at least eight units that share one plan.
 
     Args:
         key: a key of this scheme.
@@ -36,6 +39,9 @@ class Scheme:
 
     name: ClassVar[str] = ""
     key_class: ClassVar[type[Key]] = Key
+    #: One key map serves every block, so the plan of (H, W) images is the plan
+    #: of one (M, W) row of blocks, repeated down the image.
+    same_map_in_every_block: ClassVar[bool] = False
 
     def __init__(self, key: Key, *, jit_compile: bool = True):
         if not isinstance(key, self.key_class):
@@ -132,21 +138,65 @@ class Scheme:
         The batch axis is free in the signature, so new batch sizes reuse the trace
         (XLA still specialises its compiled kernel per concrete shape, cheaply).
         """
-        cache_key = (direction, height, width)
-        if cache_key not in self._compiled:
 
+        def make():
             def transform(images):
                 self.trace_count += 1
                 return self.transform_uint8(images, direction)
 
             signature = [tf.TensorSpec([None, height, width, self.channels], tf.uint8)]
-            self._compiled[cache_key] = tf.function(
-                transform, input_signature=signature, jit_compile=True, autograph=False
+            return tf.function(transform, input_signature=signature, jit_compile=True, autograph=False)
+
+        return self._memoised_function(("fused", direction, height, width), make)
+
+    def _lane_transform(self, direction: Direction, unit_height: int, width: int):
+        """The lane kernel for images cut into (unit_height, width) units; None without a nibble plan.
+
+        Three XLA functions (pack, apply the plan to the words, unpack), each
+        traced once for any number of units.
+        """
+
+        def make():
+            plan = self._cached_plan(unit_height, width, direction)
+            if not isinstance(plan, NibblePlan):
+                return None
+            words_plan = lane_plan(plan)
+            unit_bytes = unit_height * width * self.channels
+
+            def apply(words):
+                self.trace_count += 1
+                return apply_plan(words, words_plan)
+
+            apply_to_words = tf.function(
+                apply, input_signature=[tf.TensorSpec([None, unit_bytes], tf.uint64)], jit_compile=True,
+                autograph=False,
             )
-            if len(self._compiled) > 2 * _PLAN_CACHE_SIZE:
+
+            def transform(images):
+                units = tf.reshape(images, [-1, unit_bytes])
+                return tf.reshape(unpack_lanes(apply_to_words(pack_lanes(units)), units), tf.shape(images))
+
+            return transform
+
+        return self._memoised_function(("lanes", direction, unit_height, width), make)
+
+    def _memoised_function(self, cache_key, make):
+        if cache_key not in self._compiled:
+            self._compiled[cache_key] = make()
+            if len(self._compiled) > 4 * _PLAN_CACHE_SIZE:
                 self._compiled.popitem(last=False)
         self._compiled.move_to_end(cache_key)
         return self._compiled[cache_key]
+
+    def _eager_transform(self, images: tf.Tensor, direction: Direction) -> tf.Tensor:
+        """The compiled transform of a checked uint8 batch; the lane kernel where it applies."""
+        height, width = images.shape[1], images.shape[2]
+        unit_height = self.block_size if self.same_map_in_every_block else height
+        if images.shape[0] * (height // unit_height) >= LANES and _only_cpus():
+            lanes = self._lane_transform(direction, unit_height, width)
+            if lanes is not None:
+                return lanes(images)
+        return self._compiled_transform(direction, height, width)(images)
 
     def _transform(self, images, direction: Direction, padding: Padding):
         if padding not in PADDING_MODES:
@@ -171,7 +221,7 @@ class Scheme:
         images = self._pad_or_check(images, padding)
         images = _to_uint8(images)
         if tf.executing_eagerly() and self.jit_compile:
-            result = self._compiled_transform(direction, images.shape[1], images.shape[2])(images)
+            result = self._eager_transform(images, direction)
         else:
             result = self.transform_uint8(images, direction)
         if dtype != tf.uint8:
@@ -208,6 +258,16 @@ class Scheme:
             ))
         with tf.control_dependencies(checks):
             return tf.identity(images)
+
+
+@functools.cache
+def _only_cpus() -> bool:
+    """Whether TensorFlow sees only CPUs.
+
+    The lane kernel was measured faster than the fused gather on CPUs; on GPUs and
+    TPUs the fused gather is kept (benchmarks/gpu_check.py times both).
+    """
+    return all(device.device_type == "CPU" for device in tf.config.list_logical_devices())
 
 
 def _as_tensor(images) -> tf.Tensor:

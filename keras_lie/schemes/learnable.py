@@ -41,6 +41,7 @@ class LearnableScheme(Scheme):
 
     name = "learnable"
     key_class = LearnableKey
+    same_map_in_every_block = True
 
     def nibble_source(self, direction) -> tuple[np.ndarray, np.ndarray]:
         """For each output nibble i of a block: the input nibble it comes from, and its XOR."""
