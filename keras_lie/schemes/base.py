@@ -181,6 +181,7 @@ class Scheme:
         return self._memoised_function(("lanes", direction, unit_height, width), make)
 
     def _memoised_function(self, cache_key, make):
+        """`make()` once per cache key (None included), the least recently used dropped beyond the bound."""
         if cache_key not in self._compiled:
             self._compiled[cache_key] = make()
             if len(self._compiled) > 4 * _PLAN_CACHE_SIZE:
