@@ -20,12 +20,11 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable
 
 import keras
 import tensorflow as tf
 
-from keras_lie.errors import KerasLieError, TrainingDivergedError
+from keras_lie.errors import KerasLieError
 from keras_lie.options import DISTRIBUTE_MODES
 
 
@@ -113,22 +112,36 @@ def distribute_input(strategy: tf.distribute.Strategy, data) -> tf.distribute.Di
 
 
 def fit_multi_worker(model: keras.Model, strategy: tf.distribute.Strategy, train_data, *, epochs: int,
-                     initial_epoch: int, learning_rate: Callable[[int], float],
-                     on_epoch_end: Callable[[int, dict], None] | None = None) -> dict:
-    """Synchronous data-parallel training of a compiled model; returns the history (loss, accuracy, learning_rate).
+                     initial_epoch: int = 0, callbacks: list[keras.callbacks.Callback] | None = None,
+                     verbose: int | str = 0) -> dict:
+    """Synchronous data-parallel training of a compiled model, driving Keras callbacks as `fit` does.
 
     Every worker runs the same number of steps per epoch (the data's parts are
     equal), each replica on its share of the global batch; the loss is the mean
     over the global batch (plus regularisation losses scaled per replica). After
     every epoch the non-trainable variables (batch normalisation's moving
     statistics, which follow each replica's own batches) are averaged over the
-    replicas, so every worker holds the same model.
+    replicas, so every worker holds the same model. Each worker builds its
+    dataset once: an in-memory cache in it serves every epoch, and its shuffle
+    draws a new order each epoch.
 
-    Raises:
-        TrainingDivergedError: the loss became NaN or infinite.
+    Args:
+        callbacks: called as under `fit` (`LearningRateScheduler`, `TerminateOnNaN`,
+            `CSVLogger`, checkpoints); the logs are the epoch's mean `loss` and
+            `accuracy` so far. A callback that sets `model.stop_training` stops the
+            run after the batch, as under `fit`.
+        verbose: 0, or 1 / "auto" for Keras' progress bar on the chief.
+
+    Returns:
+        The history: a list per log name (loss, accuracy and what callbacks add).
     """
     optimizer = model.optimizer
     distributed = distribute_input(strategy, train_data)
+    show = verbose != 0 and is_chief(strategy)
+    callback_list = keras.callbacks.CallbackList(
+        callbacks, add_history=True, add_progbar=show, model=model, verbose=1 if show else 0, epochs=epochs,
+        steps=None,  # the parts' step count is not known before the first epoch
+    )
 
     @tf.function
     def train_step(images, labels):
@@ -160,27 +173,28 @@ def fit_multi_worker(model: keras.Model, strategy: tf.distribute.Strategy, train
         strategy.run(replica_average)
 
     statistics = list(model.non_trainable_variables)
-    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "learning_rate": []}
+    model.stop_training = False
+    callback_list.on_train_begin()
     for epoch in range(initial_epoch, epochs):
-        rate = float(learning_rate(epoch))
-        optimizer.learning_rate = rate
-        losses, correct, seen = [], 0.0, 0.0
-        for images, labels in distributed:
+        callback_list.on_epoch_begin(epoch)
+        loss_sum, steps, correct, seen = 0.0, 0, 0.0, 0.0
+        logs: dict[str, float] = {}
+        for step, (images, labels) in enumerate(distributed):
+            callback_list.on_train_batch_begin(step)
             loss, hits, count = train_step(images, labels)
-            losses.append(float(loss))
+            loss_sum, steps = loss_sum + float(loss), steps + 1
             correct, seen = correct + float(hits), seen + float(count)
-            if not math.isfinite(losses[-1]):
-                raise TrainingDivergedError(
-                    f"The loss became {losses[-1]} in epoch {epoch + 1}; lower the learning rate or check the data."
-                )
-        if statistics:
+            logs = {"loss": loss_sum / steps, "accuracy": correct / max(1.0, seen)}
+            callback_list.on_train_batch_end(step, logs)
+            if model.stop_training:
+                break
+        if statistics and math.isfinite(logs.get("loss", 0.0)):
             average_statistics()
-        logs = {"loss": sum(losses) / max(1, len(losses)), "accuracy": correct / max(1.0, seen), "learning_rate": rate}
-        for name, value in logs.items():
-            history[name].append(value)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, logs)
-    return history
+        callback_list.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    callback_list.on_train_end()
+    return model.history.history  # Keras' History, added last, as fit adds it: it sees what callbacks add
 
 
 def evaluate_multi_worker(model: keras.Model, strategy: tf.distribute.Strategy, data) -> tuple[float, float]:

@@ -172,16 +172,16 @@ def train(
                 )
         schedule_fn = learning_rate_schedule(learning_rate, epochs, schedule)
         start = time.perf_counter()
+        callbacks = [keras.callbacks.LearningRateScheduler(schedule_fn), keras.callbacks.TerminateOnNaN()]
+        if writes is not None:
+            callbacks += [
+                keras.callbacks.CSVLogger(str(writes / "log.csv"), append=initial_epoch > 0),
+                _Checkpoint(writes),
+            ]
         if multi_worker:
             history = fit_multi_worker(model, strategy, train_data, epochs=epochs, initial_epoch=initial_epoch,
-                                       learning_rate=schedule_fn, on_epoch_end=_epoch_writer(model, writes, initial_epoch))
+                                       callbacks=callbacks, verbose=verbose)
         else:
-            callbacks = [keras.callbacks.LearningRateScheduler(schedule_fn), keras.callbacks.TerminateOnNaN()]
-            if writes is not None:
-                callbacks += [
-                    keras.callbacks.CSVLogger(str(writes / "log.csv"), append=initial_epoch > 0),
-                    _Checkpoint(writes),
-                ]
             history = model.fit(
                 train_data,
                 validation_data=validation_data,
@@ -312,25 +312,6 @@ def _full_history(history: dict, output: Path | None, initial_epoch: int) -> dic
                         earlier.setdefault(name, []).append(float(value))
     names = dict.fromkeys([*earlier, *history])
     return {name: earlier.get(name, []) + [float(v) for v in history.get(name, [])] for name in names}
-
-
-def _epoch_writer(model: keras.Model, folder: Path | None, initial_epoch: int):
-    """After each epoch of `fit_multi_worker`: what `_Checkpoint` and `CSVLogger` write under `fit`."""
-
-    def write(epoch: int, logs: dict) -> None:
-        if folder is None:
-            return
-        log = folder / "log.csv"
-        header = not log.exists() or epoch == initial_epoch == 0
-        row = ",".join(str(v) for v in (epoch, *(logs[name] for name in sorted(logs))))
-        with open(log, "w" if header else "a", encoding="utf-8") as file:
-            if header:
-                file.write(",".join(["epoch", *sorted(logs)]) + "\n")
-            file.write(row + "\n")
-        _save_model_atomically(model, folder)
-        atomic_write_bytes(folder / "state.json", json.dumps({"next_epoch": epoch + 1}).encode(), overwrite=True)
-
-    return write
 
 
 class _Checkpoint(keras.callbacks.Callback):

@@ -37,7 +37,7 @@ ImageSource.shard = recorded
 overrides = {"data": data, "epochs": int(epochs), "batch_size": 8, "learning_rate": 0.05, "augment": False}
 settings, _, train_source, test_source = prepare("quick", overrides, None, encrypted=True)
 model, results = run_configuration(settings, train_source, test_source, "learnable", output, stem={},
-                                   stem_input_mode="bytes", strategy=strategy, verbose=0)
+                                   stem_input_mode="bytes", strategy=strategy, verbose=1)
 np.savez(record + ".npz", *model.get_weights())
 Path(record).write_text(json.dumps({"seen": seen, "loss": results["history"]["loss"],
                                     "test_accuracy": results["test_accuracy"], "strategy": results["config"]["strategy"],
@@ -79,7 +79,10 @@ def run_workers(tmp_path, epochs: int) -> list[dict]:
     weights = [np.load(tmp_path / f"worker{i}.json.npz") for i in range(2)]
     for name in weights[0].files:  # synchronous training: the same model on both workers
         np.testing.assert_allclose(weights[0][name], weights[1][name], rtol=1e-5, atol=1e-6)
-    return [json.loads((tmp_path / f"worker{i}.json").read_text()) for i in range(2)]
+    records = [json.loads((tmp_path / f"worker{i}.json").read_text()) for i in range(2)]
+    for record, (stdout, _) in zip(records, outputs, strict=True):
+        record["stdout"] = stdout
+    return records
 
 
 def test_two_local_workers_train_in_sync_on_their_own_parts_and_resume(tmp_path, rng):
@@ -92,12 +95,19 @@ def test_two_local_workers_train_in_sync_on_their_own_parts_and_resume(tmp_path,
         assert record["loss"][-1] < record["loss"][0]
     # Each worker read its own half of each split, and together they read every file once.
     for split in ("train", "test"):
-        parts = [[s for s in record["seen"] if split in s["split"]] for record in records]
-        assert [{(s["count"], s["index"]) for s in part} for part in parts] == [{(2, 0)}, {(2, 1)}]
+        parts = [[s for s in record["seen"] if s["split"].endswith(f"/{split}")] for record in records]
+        # once each over the 4 epochs: the dataset (and its cache) is built once per worker
+        assert [[(s["count"], s["index"]) for s in part] for part in parts] == [[(2, 0)], [(2, 1)]]
         files = [set(part[0]["files"]) for part in parts]
         assert files[0].isdisjoint(files[1]) and len(files[0]) == len(files[1]) == 12  # 24 images a split
+    # Keras' callbacks ran as under fit: the schedule, the CSV log, the chief's progress bar.
+    assert "Epoch 4/4" in records[0]["stdout"] and "Epoch" not in records[1]["stdout"]
     # Only the chief wrote the run.
     results = json.loads((tmp_path / "run" / "results.json").read_text())
+    rates = results["history"]["learning_rate"]
+    assert rates[0] == pytest.approx(0.05) and rates == sorted(rates, reverse=True) and rates[-1] < rates[0]
+    header = (tmp_path / "run" / "log.csv").read_text().splitlines()[0]
+    assert header.startswith("epoch,accuracy,learning_rate,loss")  # then CSVLogger's val_ columns, NA as under fit
     assert results["config"]["strategy"] == "MultiWorkerMirroredStrategy" and len(results["history"]["loss"]) == 4
     assert (tmp_path / "run" / "last.keras").is_file() and (tmp_path / "run" / "log.csv").read_text().count("\n") == 5
     # As if the run had stopped after its second epoch: both workers resume from the chief's checkpoint.
