@@ -12,7 +12,7 @@ import pytest
 
 import keras_lie
 from keras_lie.errors import KerasLieError
-from keras_lie.keys import generate_key
+from keras_lie.keys import BlockShuffleKey, generate_key
 from keras_lie.security import attack, reconstruct_from_ciphertexts, recover_key_chosen_plaintext
 from keras_lie.security.chosen_plaintext import probe_blocks_needed
 from keras_lie.security.known_plaintext import blocks_needed_per_image
@@ -53,21 +53,39 @@ def test_swap_deltas_equal_the_change_of_cost():
         assert deltas[r, s] == pytest.approx(_cost(pairs, swapped) - _cost(pairs, placement))
 
 
+DRAWS = 5  # independent draws of images and key per claim; the claim is about the median
+
+
+def median_ssim_over_draws(images, scheme: str, block_size: int, count: int) -> float:
+    """The median grey SSIM of the reconstruction over `DRAWS` draws, each of `count` images and a fresh key.
+
+    One draw falls short now and then (about 1 in 20 at M = 4 from 20 images: the
+    neighbour criterion prefers a slightly wrong placement), so a single draw
+    would make the test fail at that rate; five draws fail together far less often.
+    """
+    rng = np.random.default_rng()
+    scores = []
+    for _ in range(DRAWS):
+        x = images[rng.choice(len(images), count, replace=False)]
+        key = generate_key(scheme, block_size=block_size)
+        recovered = reconstruct_from_ciphertexts(keras_lie.encrypt(x, key), scheme, block_size)
+        assert recovered.images.shape == x.shape
+        scores.append(grey_ssim(x, recovered))
+    return float(np.median(scores))
+
+
 @pytest.mark.parametrize("block_size, count, target", [(4, 20, 0.95), (8, 100, 0.8)])
 def test_proposed_scheme_falls_to_ciphertexts_alone(cifar_test_images, block_size, count, target):
     x = cifar_test_images[:count]
-    key = generate_key("learnable", block_size=block_size)
-    recovered = reconstruct_from_ciphertexts(keras_lie.encrypt(x, key), "learnable", block_size)
+    recovered = reconstruct_from_ciphertexts(keras_lie.encrypt(x, generate_key("learnable", block_size=block_size)),
+                                             "learnable", block_size)
     assert recovered.images.shape == x.shape and recovered.levels == 16
     assert "global inversion" in recovered.ambiguities
-    assert grey_ssim(x, recovered) >= target
+    assert median_ssim_over_draws(cifar_test_images, "learnable", block_size, count) >= target
 
 
 def test_naive_shuffle_is_rebuilt(cifar_test_images):
-    x = cifar_test_images[:20]
-    key = generate_key("block_shuffle", block_size=4)
-    recovered = reconstruct_from_ciphertexts(keras_lie.encrypt(x, key), "block_shuffle", 4)
-    assert grey_ssim(x, recovered) > 0.95  # exact bytes in almost every run
+    assert median_ssim_over_draws(cifar_test_images, "block_shuffle", 4, 20) > 0.95  # exact bytes in most draws
 
 
 def test_reconstruction_of_synthetic_images_and_odd_sizes():
@@ -111,9 +129,19 @@ def test_probe_sizes_match_the_information_bound():
 
 
 def test_chosen_plaintext_detects_a_wrong_scheme():
-    key = generate_key("block_shuffle", block_size=4)
+    # A byte shuffle that keeps byte 0 in place is itself a learnable key (no nibble is reversed), so
+    # the oracle is then learnable encryption and rightly accepted (below); any other shuffle is refused.
+    rng = np.random.default_rng()
+    moved = rng.permutation(48)
+    while moved[0] == 0:
+        moved = rng.permutation(48)
     with pytest.raises(KerasLieError, match="not 'learnable'"):
-        recover_key_chosen_plaintext(keras_lie.get_scheme(key).encrypt, "learnable", 4)
+        recover_key_chosen_plaintext(keras_lie.get_scheme(BlockShuffleKey(4, 3, moved)).encrypt, "learnable", 4)
+    kept = np.concatenate([[0], 1 + rng.permutation(47)])
+    oracle = keras_lie.get_scheme(BlockShuffleKey(4, 3, kept)).encrypt
+    recovered = recover_key_chosen_plaintext(oracle, "learnable", 4).key
+    x = rng.integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(keras_lie.encrypt(x, recovered), oracle(x))
 
 
 def test_known_plaintext_figures_per_image():
