@@ -46,15 +46,13 @@ def best_seconds(function, repeats: int) -> float:
     return min(times)
 
 
-_CACHE_FLUSH = np.zeros(128 << 20, np.uint8)  # larger than the last-level caches of common machines
-
-
 def cold_seconds(function, repeats: int) -> float:
     """Best time of `function` with the caches flushed before every run (not the warm-up)."""
+    flush = np.zeros(128 << 20, np.uint8)  # larger than the last-level caches of common machines
     function()
     times = []
     for _ in range(repeats):
-        _CACHE_FLUSH[::64] += 1  # one write per cache line evicts whatever was cached
+        flush[::64] += 1  # one write per cache line evicts whatever was cached
         start = time.perf_counter()
         function()
         times.append(time.perf_counter() - start)
