@@ -85,8 +85,8 @@ def measure(images: np.ndarray, repeats: int) -> list[dict]:
         if name in ("learnable", "ele"):  # the nibble schemes take the lane kernel on a CPU; the fused gather beside it
             fused = xla._compiled_transform("encrypt", *images.shape[1:3])
             add(name, "fused gather, tensor", best_seconds(lambda fused=fused: fused(tensor), repeats))
-            # A copy of 30 MB finds much of its source in a 32 MB cache when timed back to back, and so does
-            # the encryption: both timed again with cold caches.
+            # Timed back to back, a copy finds much of its source in the last-level cache (here 30 MB of
+            # images against 32 MB of cache), and so does the encryption: both timed again with cold caches.
             cold_ratio = cold_seconds(lambda: images.copy(), repeats) / cold_seconds(lambda xla=xla: xla.encrypt(tensor),
                                                                                    repeats)
             tensor_row = next(r for r in rows if r["scheme"] == name and r["mode"] == "xla, tensor in/out")
