@@ -96,6 +96,16 @@ def depth_to_space(images, block_size: int):
     return ops.reshape(x, (-1, shape[1] * m, shape[2] * m, channels))
 
 
+def reversal_mask(nibble_key: np.ndarray) -> np.ndarray:
+    """The nibble positions a nibble key reverses, as the authors' code derives them: `k[i] > d`.
+
+    Strictly greater (not >=), as in the reference implementation: key value d is
+    not reversed. Works row by row on `(..., 2d)` arrays too (ELE's per-block keys).
+    """
+    nibble_key = np.asarray(nibble_key)
+    return nibble_key > nibble_key.shape[-1] // 2
+
+
 def reversal_parity(source: np.ndarray, reversal_mask: np.ndarray) -> np.ndarray:
     """For each output nibble i taken from nibble `source[i]`: 1 where it ends up reversed, else 0.
 

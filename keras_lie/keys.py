@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from keras_lie._files import atomic_write_bytes
+from keras_lie.blocks import reversal_mask
 from keras_lie.errors import KeyFileError, KeyMismatchError
 
 KEY_FORMAT = "keras-lie-key"
@@ -319,8 +320,7 @@ class LearnableKey(_PermutationKey):
     @property
     def reversal_mask(self) -> np.ndarray:
         """Boolean mask of the nibble positions whose intensity is reversed (x -> 15 - x)."""
-        # Strictly greater, as in the reference implementation (not >=).
-        return self.permutation > self.block_size * self.block_size * self.channels
+        return reversal_mask(self.permutation)
 
     def _derived_fields(self) -> dict[str, Any]:
         return {"reversal_mask": [int(v) for v in self.reversal_mask]}
@@ -509,7 +509,7 @@ class ELEKey(_PositionKeyedKey):
     @property
     def reversal_masks(self) -> np.ndarray:
         """(blocks, 2*M*M*C) booleans: the nibble positions each block's key reverses."""
-        return self.nibble_keys > self.block_size * self.block_size * self.channels
+        return reversal_mask(self.nibble_keys)
 
     def _position_material(self) -> dict[str, Any]:
         return {"nibble_keys": self.nibble_keys.tolist()}
