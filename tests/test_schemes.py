@@ -273,8 +273,9 @@ def test_lane_packing_and_the_plan_on_words():
     plan = scheme.plan(4, 8, "encrypt")
     units = tf.constant(rng.integers(0, 256, (13, 4 * 8 * 3), dtype=np.uint8))  # 13: the last word half empty
     words = pack_lanes(units)
-    assert words.dtype == tf.uint64 and words.shape == (2, units.shape[1])
-    lane_bytes = (words.numpy()[:, None, :] >> (8 * np.arange(LANES, dtype=np.uint64))[:, None]) & 255
+    assert words.dtype == tf.int64 and words.shape == (2, units.shape[1])
+    unsigned = words.numpy().view(np.uint64)
+    lane_bytes = (unsigned[:, None, :] >> (8 * np.arange(LANES, dtype=np.uint64))[:, None]) & 255
     padded = np.concatenate([units.numpy(), np.zeros((3, units.shape[1]), np.uint8)])
     assert np.array_equal(lane_bytes.reshape(16, -1), padded)  # byte j of word g is unit 8g + j
     assert np.array_equal(unpack_lanes(words, units).numpy(), units.numpy())
