@@ -8,7 +8,7 @@ Beside a plain memory copy of the same bytes and a direct NumPy transcription of
 the proposed scheme, measured in the same run (timing on a shared machine is
 noisy: read the ratios). Prints a table and writes JSON.
 
-    python benchmarks/encryption_throughput.py [--small 10000] [--large 16] [--repeats 3]
+    python benchmarks/encryption_throughput.py [--small 10000] [--large 16] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=10_000, help="number of 32x32x3 images")
     parser.add_argument("--large", type=int, default=16, help="number of 1024x1024x3 images")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per row, best taken")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "encryption_throughput.json")
     args = parser.parse_args(argv)
 

@@ -298,6 +298,17 @@ def test_eager_calls_take_the_lane_kernel_from_eight_block_rows(m, c, n, rows, c
     assert compiled_kernels(scheme) == ({"lanes"} if n * rows >= 8 else {"fused"})
 
 
+def test_the_lane_kernel_is_one_graph_function_traced_once_for_any_batch():
+    key = LearnableKey.generate(block_size=4, channels=3, seed=3)
+    scheme = LearnableScheme(key)
+    for batch in (1, 7, 100, 7):  # 8 block rows per 32x32 image: every batch takes the lane kernel
+        x = random_images(np.random.default_rng(batch), (batch, 32, 32, 3))
+        assert np.array_equal(scheme.encrypt(x), numpy_learnable_encrypt(x, key))
+    lanes = scheme._lane_transform("encrypt", 4, 32)
+    assert lanes.experimental_get_tracing_count() == 1  # the outer graph: one dispatch, no retrace
+    assert scheme.trace_count == 1  # the plan on words, its one XLA function
+
+
 def test_the_lane_kernel_is_for_cpus_only(monkeypatch):
     from keras_lie.schemes import base
 
