@@ -227,7 +227,9 @@ class Scheme:
             result = self._eager_transform(images, direction)
         else:
             result = self.transform_uint8(images, direction)
-        del images  # free the input's copy before the result's: measured fewer page faults
+        # Drop the input (for NumPy input, our tensor copy of it) before the result is copied out:
+        # measured to save about 1,100 page faults per call on 10,000 CIFAR images.
+        del images
         if dtype != tf.uint8:
             result = tf.cast(result, dtype)
         if single:
