@@ -147,10 +147,7 @@ def estimate_upper_nibbles(encrypted_images, block_size: int, *, use_neighbours:
             score += np.diag(correlation(grid[:, :, :-1].reshape(-1, two_d), grid[:, :, 1:].reshape(-1, two_d)))
         if grid.shape[1] > 1:
             score += np.diag(correlation(grid[:, :-1].reshape(-1, two_d), grid[:, 1:].reshape(-1, two_d)))
-    upper = np.sort(np.argsort(score, kind="stable")[-two_d // 2 :])
-    _, vectors = np.linalg.eigh(within[np.ix_(upper, upper)])
-    parity = np.where(vectors[:, -1] >= 0, 1.0, -1.0)
-    return upper, parity
+    return _upper_half_and_parity(within, score)
 
 
 def estimate_upper_nibbles_per_position(encrypted_images, block_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -163,17 +160,26 @@ def estimate_upper_nibbles_per_position(encrypted_images, block_size: int) -> tu
     """
     grid = nibbles(block_grid(encrypted_images, block_size)).astype(np.float64)
     values = grid.reshape(len(grid), -1, grid.shape[-1])
-    half = values.shape[-1] // 2
     upper = np.zeros(values.shape[1:], bool)
     parity = np.zeros(values.shape[1:])
     for position in range(values.shape[1]):
         within = correlation(values[:, position], values[:, position])
         np.fill_diagonal(within, 0)
-        chosen = np.sort(np.argsort(np.abs(within).mean(axis=1), kind="stable")[-half:])
-        _, vectors = np.linalg.eigh(within[np.ix_(chosen, chosen)])
+        chosen, signs = _upper_half_and_parity(within, np.abs(within).mean(axis=1))
         upper[position, chosen] = True
-        parity[position, chosen] = np.where(vectors[:, -1] >= 0, 1.0, -1.0)
+        parity[position, chosen] = signs
     return upper, parity
+
+
+def _upper_half_and_parity(within: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The highest-scoring half of the nibble positions (sorted), and their parities.
+
+    A parity is the sign of the position in the leading eigenvector of the chosen
+    positions' correlations (`within`, zero diagonal): +1/-1, up to one global sign.
+    """
+    upper = np.sort(np.argsort(score, kind="stable")[-len(score) // 2 :])
+    _, vectors = np.linalg.eigh(within[np.ix_(upper, upper)])
+    return upper, np.where(vectors[:, -1] >= 0, 1.0, -1.0)
 
 
 def block_means(images, block_size: int) -> np.ndarray:
