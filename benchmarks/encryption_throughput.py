@@ -8,7 +8,9 @@ Beside a plain memory copy of the same bytes and a direct NumPy transcription of
 the proposed scheme, measured in the same run (timing on a shared machine is
 noisy: read the ratios). Prints a table and writes JSON.
 
-    python benchmarks/encryption_throughput.py [--small 10000] [--large 16] [--repeats 5]
+Also the latency of one call on small inputs (one image, eight, one 480x640 frame: the camera's case).
+
+    python benchmarks/encryption_throughput.py [--small 10000] [--large 16] [--repeats 5] [--latency-calls 200]
 """
 
 from __future__ import annotations
@@ -95,11 +97,38 @@ def measure(images: np.ndarray, repeats: int) -> list[dict]:
     return rows
 
 
+LATENCY_SHAPES = {"one 32x32x3 image": (32, 32, 3), "8 images of 32x32x3": (8, 32, 32, 3),
+                  "one 480x640x3 frame": (480, 640, 3)}
+
+
+def latency(calls: int) -> list[dict]:
+    """Median time of one call of the proposed scheme on small inputs (the camera's case), tensor and NumPy."""
+    rng = np.random.default_rng(1)
+    key = generate_key("learnable", block_size=4, channels=3, seed=0)
+    scheme = get_scheme(key)
+    rows = []
+    for label, shape in LATENCY_SHAPES.items():
+        images = rng.integers(0, 256, shape, dtype=np.uint8)
+        tensor = tf.constant(images)
+        for mode, function in (("xla, tensor in/out", lambda tensor=tensor: scheme.encrypt(tensor)),
+                               ("keras_lie.encrypt", lambda images=images: keras_lie.encrypt(images, key))):
+            function()  # warm-up: compilation is not latency
+            times = []
+            for _ in range(calls):
+                start = time.perf_counter()
+                function()
+                times.append(time.perf_counter() - start)
+            rows.append({"input": label, "mode": mode, "median_us": float(np.median(times)) * 1e6,
+                         "best_us": min(times) * 1e6})
+    return rows
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=10_000, help="number of 32x32x3 images")
     parser.add_argument("--large", type=int, default=16, help="number of 1024x1024x3 images")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per row, best taken")
+    parser.add_argument("--latency-calls", type=int, default=200, help="calls per latency row, median taken")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "encryption_throughput.json")
     args = parser.parse_args(argv)
 
@@ -126,6 +155,11 @@ def main(argv=None) -> None:
             if "cold_cache_vs_memory_copy" in row:
                 print(f"{row['scheme']} tensor path / memory copy, both with cold caches: "
                       f"{row['cold_cache_vs_memory_copy']:.3f}")
+    results["latency"] = latency(args.latency_calls)
+    print(f"\nLatency of one call, proposed scheme (median of {args.latency_calls} calls)")
+    print(f"{'input':<22} {'mode':<20} {'median':>10} {'best':>10}")
+    for row in results["latency"]:
+        print(f"{row['input']:<22} {row['mode']:<20} {row['median_us']:>8.0f}us {row['best_us']:>8.0f}us")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=1))
     print(f"\nWrote {args.output}")

@@ -29,7 +29,7 @@ def test_encryption_throughput_times_both_kernels_and_cold_caches(tmp_path):
     output = tmp_path / "throughput.json"
     result = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "benchmarks" / "encryption_throughput.py"), "--small", "64", "--large", "1",
-         "--repeats", "1", "--output", str(output)],
+         "--repeats", "1", "--latency-calls", "2", "--output", str(output)],
         capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads(output.read_text())["workloads"]["32x32x3"]["rows"]
@@ -38,3 +38,8 @@ def test_encryption_throughput_times_both_kernels_and_cold_caches(tmp_path):
     tensor = next(row for row in rows if row["scheme"] == "learnable" and row["mode"] == "xla, tensor in/out")
     assert tensor["cold_cache_vs_memory_copy"] > 0 and tensor["vs_memory_copy"] > 0
     assert "both with cold caches" in result.stdout
+    latency = json.loads(output.read_text())["latency"]
+    assert {(row["input"], row["mode"]) for row in latency} == {
+        (label, mode) for label in ("one 32x32x3 image", "8 images of 32x32x3", "one 480x640x3 frame")
+        for mode in ("xla, tensor in/out", "keras_lie.encrypt")}
+    assert all(0 < row["best_us"] <= row["median_us"] for row in latency)

@@ -305,8 +305,14 @@ def test_the_lane_kernel_is_one_graph_function_traced_once_for_any_batch():
         x = random_images(np.random.default_rng(batch), (batch, 32, 32, 3))
         assert np.array_equal(scheme.encrypt(x), numpy_learnable_encrypt(x, key))
     lanes = scheme._lane_transform("encrypt", 4, 32)
-    assert lanes.experimental_get_tracing_count() == 1  # the outer graph: one dispatch, no retrace
+    # The outer graph is kept as one concrete function: one dispatch, and it cannot retrace.
+    assert isinstance(lanes, tf.types.experimental.ConcreteFunction)
+    assert lanes.structured_input_signature[0][0].shape.as_list() == [None, None, 32, 3]
     assert scheme.trace_count == 1  # the plan on words, its one XLA function
+    # A concrete function does not check shapes: another width must be dispatched to a function of its own.
+    x = random_images(np.random.default_rng(0), (4, 32, 16, 3))
+    assert np.array_equal(scheme.encrypt(x), numpy_learnable_encrypt(x, key))
+    assert scheme._lane_transform("encrypt", 4, 16) is not lanes and scheme.trace_count == 2
 
 
 def test_the_lane_kernel_is_for_cpus_only(monkeypatch):

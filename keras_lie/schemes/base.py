@@ -137,6 +137,7 @@ class Scheme:
 
         The batch axis is free in the signature, so new batch sizes reuse the trace
         (XLA still specialises its compiled kernel per concrete shape, cheaply).
+        Returned as its concrete function (see `_memoised_function`).
         """
 
         def make():
@@ -155,7 +156,7 @@ class Scheme:
         Three XLA functions (pack, apply the plan to the words, unpack), each
         traced once for any number of units, called from one graph function:
         one dispatch from Python instead of three (measured about 10% of the
-        whole on 10,000 CIFAR images).
+        whole on 10,000 CIFAR images). Returned as its concrete function.
         """
 
         def make():
@@ -183,9 +184,17 @@ class Scheme:
         return self._memoised_function(("lanes", direction, unit_height, width), make)
 
     def _memoised_function(self, cache_key, make):
-        """`make()` once per cache key (None included), the least recently used dropped beyond the bound."""
+        """The concrete function of `make()` once per cache key (None included), the least recently used dropped
+        beyond the bound.
+
+        Kept as the `ConcreteFunction` of its input signature: calling it skips the `tf.function`
+        dispatch (argument binding and trace-cache lookup), measured at about 70 µs of the 160 µs
+        that a call on 8 images takes. It cannot retrace, and it does not check shapes either: the
+        cache key holds every static dimension of the signature, and callers pick the function by it.
+        """
         if cache_key not in self._compiled:
-            self._compiled[cache_key] = make()
+            function = make()
+            self._compiled[cache_key] = None if function is None else function.get_concrete_function()
             if len(self._compiled) > 4 * _PLAN_CACHE_SIZE:
                 self._compiled.popitem(last=False)
         self._compiled.move_to_end(cache_key)
@@ -214,7 +223,7 @@ class Scheme:
                 "Add or remove a batch axis, or expand grayscale images to (H, W, 1)."
             )
         if single:
-            images = images[tf.newaxis]
+            images = tf.expand_dims(images, 0)  # not images[tf.newaxis]: eagerly 6 µs against 44
         channels = images.shape[-1]
         if channels is not None and channels != self.channels:
             raise ImageShapeError(
@@ -233,7 +242,7 @@ class Scheme:
         if dtype != tf.uint8:
             result = tf.cast(result, dtype)
         if single:
-            result = result[0]
+            result = tf.squeeze(result, 0)
         return result.numpy() if as_numpy else result
 
     def _pad_or_check(self, images: tf.Tensor, padding: Padding) -> tf.Tensor:
