@@ -214,7 +214,8 @@ class Scheme:
         if padding not in PADDING_MODES:
             raise ValueError(f"padding must be one of {PADDING_MODES}, not {padding!r}.")
         as_numpy = not tf.is_tensor(images)
-        images = _as_tensor(images)
+        if as_numpy:
+            images = _numpy_as_tensor(images)
         dtype = images.dtype
         single = images.shape.rank == 3
         if images.shape.rank not in (3, 4):
@@ -285,9 +286,7 @@ def _only_cpus() -> bool:
     return all(device.device_type == "CPU" for device in tf.config.list_logical_devices())
 
 
-def _as_tensor(images) -> tf.Tensor:
-    if tf.is_tensor(images):
-        return images
+def _numpy_as_tensor(images) -> tf.Tensor:
     array = np.asarray(images)
     if array.dtype == object or array.dtype.kind not in "uif":
         raise ImageValueError(
