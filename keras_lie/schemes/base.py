@@ -184,8 +184,7 @@ class Scheme:
         return self._memoised_function(("lanes", direction, unit_height, width), make)
 
     def _memoised_function(self, cache_key, make):
-        """The concrete function of `make()` once per cache key (None included), the least recently used dropped
-        beyond the bound.
+        """`make()`'s concrete function, once per cache key (None included); the least recently used go beyond the bound.
 
         Kept as the `ConcreteFunction` of its input signature: calling it skips the `tf.function`
         dispatch (argument binding and trace-cache lookup), measured at about 70 µs of the 160 µs
