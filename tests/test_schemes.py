@@ -266,21 +266,37 @@ def test_repeated_calls_and_new_batch_sizes_do_not_retrace():
 
 
 def test_lane_packing_and_the_plan_on_words():
-    from keras_lie.schemes._gather import LANES, apply_plan, lane_plan, pack_lanes, unpack_lanes
+    from keras_lie.schemes._gather import LANES, apply_plan, lane_plan, pack_lanes, packing_xor, unpack_lanes
 
     rng = np.random.default_rng(0)
     scheme = LearnableScheme(LearnableKey.generate(block_size=4, channels=3, seed=1))
     plan = scheme.plan(4, 8, "encrypt")
     units = tf.constant(rng.integers(0, 256, (13, 4 * 8 * 3), dtype=np.uint8))  # 13: the last word half empty
-    words = pack_lanes(units)
+    byte_mask = rng.integers(0, 256, units.shape[1], dtype=np.uint8)
+    words = pack_lanes(units, tf.constant((byte_mask.astype(np.uint64) * np.uint64(0x0101010101010101)).view(np.int64)))
     assert words.dtype == tf.int64 and words.shape == (2, units.shape[1])
     unsigned = words.numpy().view(np.uint64)
     lane_bytes = (unsigned[:, None, :] >> (8 * np.arange(LANES, dtype=np.uint64))[:, None]) & 255
     padded = np.concatenate([units.numpy(), np.zeros((3, units.shape[1]), np.uint8)])
-    assert np.array_equal(lane_bytes.reshape(16, -1), padded)  # byte j of word g is unit 8g + j
-    assert np.array_equal(unpack_lanes(words, units).numpy(), units.numpy())
-    moved = unpack_lanes(apply_plan(words, lane_plan(plan)), units)
-    assert np.array_equal(moved.numpy(), apply_plan(units, plan).numpy())
+    assert np.array_equal(lane_bytes.reshape(16, -1), padded ^ byte_mask)  # byte j of word g is unit 8g + j, XORed
+    no_xor = tf.zeros([units.shape[1]], tf.int64)
+    assert np.array_equal(unpack_lanes(pack_lanes(units, no_xor), units).numpy(), units.numpy())
+    for direction in ("encrypt", "decrypt"):
+        plan = scheme.plan(4, 8, direction)
+        moves = lane_plan(plan)
+        assert moves.lo_xor is None and moves.hi_xor is None  # the reversals are done while packing
+        moved = unpack_lanes(apply_plan(pack_lanes(units, tf.constant(packing_xor(plan))), moves), units)
+        assert np.array_equal(moved.numpy(), apply_plan(units, plan).numpy())
+
+
+def test_packing_xor_refuses_a_plan_that_takes_a_nibble_twice():
+    from keras_lie.schemes._gather import NibblePlan, packing_xor
+
+    index, shift = tf.constant([0, 0], tf.int32), tf.constant([0, 0], tf.uint8)  # both low nibbles from byte 0
+    plan = NibblePlan(index, shift, tf.constant([15, 0], tf.uint8), index, tf.constant([4, 4], tf.uint8),
+                      tf.constant([0, 0], tf.uint8))
+    with pytest.raises(ValueError, match="more than once"):
+        packing_xor(plan)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,7 +12,17 @@ import tensorflow as tf
 from keras_lie.errors import ImageShapeError, ImageValueError, KeyMismatchError
 from keras_lie.keys import Key
 from keras_lie.options import PADDING_MODES
-from keras_lie.schemes._gather import LANE_WORD, LANES, BytePlan, NibblePlan, apply_plan, lane_plan, pack_lanes, unpack_lanes
+from keras_lie.schemes._gather import (
+    LANE_WORD,
+    LANES,
+    BytePlan,
+    NibblePlan,
+    apply_plan,
+    lane_plan,
+    pack_lanes,
+    packing_xor,
+    unpack_lanes,
+)
 
 Direction = Literal["encrypt", "decrypt"]
 Padding = Literal["error", "replicate"]
@@ -164,6 +174,7 @@ class Scheme:
             if not isinstance(plan, NibblePlan):
                 return None
             unit_bytes = unit_height * width * self.channels
+            xor = packing_xor(plan)
 
             def apply(words):
                 self.trace_count += 1
@@ -176,7 +187,8 @@ class Scheme:
 
             def transform(images):
                 units = tf.reshape(images, [-1, unit_bytes])
-                return tf.reshape(unpack_lanes(apply_to_words(pack_lanes(units)), units), tf.shape(images))
+                words = pack_lanes(units, tf.constant(xor))
+                return tf.reshape(unpack_lanes(apply_to_words(words), units), tf.shape(images))
 
             signature = [tf.TensorSpec([None, None, width, self.channels], tf.uint8)]
             return tf.function(transform, input_signature=signature, autograph=False)
