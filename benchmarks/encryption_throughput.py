@@ -38,27 +38,31 @@ from numpy_oracle import numpy_learnable_encrypt  # noqa: E402
 SCHEMES = ("learnable", "ele", "etc", "block_shuffle", "cat_map", "plain")
 
 
-def best_seconds(function, repeats: int) -> float:
+def timed_runs(function, repeats: int, before_each=None) -> list[float]:
+    """Seconds of `repeats` calls of `function` after one untimed warm-up call; `before_each()` runs untimed."""
     function()  # warm-up: tracing and XLA compilation are not throughput
     times = []
     for _ in range(repeats):
+        if before_each is not None:
+            before_each()
         start = time.perf_counter()
         function()
         times.append(time.perf_counter() - start)
-    return min(times)
+    return times
+
+
+def best_seconds(function, repeats: int) -> float:
+    return min(timed_runs(function, repeats))
 
 
 def cold_seconds(function, repeats: int) -> float:
     """Best time of `function` with the caches flushed before every run (not the warm-up)."""
     flush = np.zeros(128 << 20, np.uint8)  # larger than the last-level caches of common machines
-    function()
-    times = []
-    for _ in range(repeats):
+
+    def evict():
         flush[::64] += 1  # one write per cache line evicts whatever was cached
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+
+    return min(timed_runs(function, repeats, before_each=evict))
 
 
 def measure(images: np.ndarray, repeats: int) -> list[dict]:
@@ -112,12 +116,7 @@ def latency(calls: int) -> list[dict]:
         tensor = tf.constant(images)
         for mode, function in (("xla, tensor in/out", lambda tensor=tensor: scheme.encrypt(tensor)),
                                ("keras_lie.encrypt", lambda images=images: keras_lie.encrypt(images, key))):
-            function()  # warm-up: compilation is not latency
-            times = []
-            for _ in range(calls):
-                start = time.perf_counter()
-                function()
-                times.append(time.perf_counter() - start)
+            times = timed_runs(function, calls)
             rows.append({"input": label, "mode": mode, "median_us": float(np.median(times)) * 1e6,
                          "best_us": min(times) * 1e6})
     return rows
