@@ -270,7 +270,6 @@ def test_lane_packing_and_the_plan_on_words():
 
     rng = np.random.default_rng(0)
     scheme = LearnableScheme(LearnableKey.generate(block_size=4, channels=3, seed=1))
-    plan = scheme.plan(4, 8, "encrypt")
     units = tf.constant(rng.integers(0, 256, (13, 4 * 8 * 3), dtype=np.uint8))  # 13: the last word half empty
     byte_mask = rng.integers(0, 256, units.shape[1], dtype=np.uint8)
     words = pack_lanes(units, tf.constant((byte_mask.astype(np.uint64) * np.uint64(0x0101010101010101)).view(np.int64)))
