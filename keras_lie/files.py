@@ -29,9 +29,9 @@ from keras_lie._files import (
     publish_folder,
     write_new_files,
 )
-from keras_lie.errors import ImageFileError, KerasLieError
-from keras_lie.keys import Key
-from keras_lie.manifest import MANIFEST_NAME, DatasetManifest, write_manifest
+from keras_lie.errors import ImageFileError, KerasLieError, KeyMismatchError
+from keras_lie.keys import Key, short_fingerprint
+from keras_lie.manifest import MANIFEST_NAME, DatasetManifest, read_manifest, write_manifest
 from keras_lie.schemes import Scheme, get_scheme
 
 LOSSY_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".heic", ".avif")
@@ -192,6 +192,7 @@ def transform_path(
     source, destination = Path(source), Path(destination)
     if not source.exists():
         raise ImageFileError(f"{source} does not exist.")
+    check_source_manifest(source, scheme, direction)
     skipped: list[Path] = []
     if source.is_dir():
         pairs = _folder_pairs(source, destination, skipped)
@@ -229,6 +230,37 @@ def transform_path(
     publish_folder(staging, destination)  # on failure it keeps the staged tree and names it
     report.written = [destination / path.relative_to(staging) for path in report.written]
     return report
+
+
+def check_source_manifest(source: Path, scheme: Scheme, direction: str) -> None:
+    """Refuse, before anything is written, what an encrypted folder's manifest says would go wrong.
+
+    Decrypting with a key other than the one the folder records would write noise
+    under plain-looking names; encrypting an encrypted folder again would write a
+    manifest that describes one layer where there are two.
+
+    Raises:
+        KeyMismatchError: decrypting with another key than the folder's.
+        ImageFileError: encrypting a folder (or a file in one) that is already encrypted.
+    """
+    # A file sits in a class folder, in a split folder, under the manifest's folder.
+    folder = source if source.is_dir() else source.parent
+    manifest = read_manifest(folder) or (None if source.is_dir() else read_manifest(folder.parent))
+    if manifest is None:
+        return
+    recorded = manifest.key_fingerprint
+    where = f"{source} (scheme {manifest.scheme}, key {short_fingerprint(recorded) if recorded else 'none'})"
+    if direction == "encrypt" and manifest.scheme != "plain":
+        raise ImageFileError(
+            f"{where} is already encrypted; encrypting it again would hide nothing more from the attacks and "
+            "describe the result wrongly. Encrypt the plain source folder, or decrypt this one first with its key."
+        )
+    if direction == "decrypt" and recorded is not None and recorded != scheme.key.fingerprint:
+        raise KeyMismatchError(
+            f"{where} was encrypted with key {recorded}, not with the key given ({scheme.key.fingerprint}); "
+            "decrypting with it would write noise. Give the key the folder was made with "
+            "(`keras-lie key-info KEY` prints a key's fingerprint)."
+        )
 
 
 def _manifest(scheme: Scheme, root: Path, written: list[Path], sizes: dict) -> DatasetManifest:

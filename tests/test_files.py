@@ -188,3 +188,25 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+def test_an_encrypted_folders_manifest_is_checked_before_anything_is_written(image_tree, tmp_path):
+    from keras_lie.errors import KeyMismatchError
+    from keras_lie.keys import LearnableKey
+
+    key, other = LearnableKey.generate(4), LearnableKey.generate(4)
+    encrypted = tmp_path / "enc"
+    transform_path(image_tree, encrypted, key)
+    # Another key: refused with both fingerprints, nothing written.
+    with pytest.raises(KeyMismatchError, match=f"{key.fingerprint}.*{other.fingerprint}"):
+        transform_path(encrypted, tmp_path / "noise", other, "decrypt")
+    with pytest.raises(KeyMismatchError):  # a single file of the folder too
+        transform_path(next((encrypted / "train").rglob("*.png")), tmp_path / "one.png", other, "decrypt")
+    # Encrypting an encrypted folder (or a split of it) again: refused.
+    for source in (encrypted, encrypted / "train"):
+        with pytest.raises(ImageFileError, match="already encrypted"):
+            transform_path(source, tmp_path / "again", other)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["enc", "tree"]
+    # The folder's own key decrypts it.
+    report = transform_path(encrypted, tmp_path / "back", key, "decrypt")
+    assert report.ok and report.written
