@@ -175,6 +175,9 @@ def _add_training_commands(commands) -> None:
         sub.add_argument("--data-dir", help="TensorFlow Datasets folder (for a prepared copy)")
         sub.add_argument("--train-size", type=int, help="class-balanced subset of the training set")
         sub.add_argument("--test-size", type=int, help="class-balanced subset of the test set")
+        sub.add_argument("--holdout", type=float, metavar="FRACTION",
+                         help="for --data without train/ and test/ folders: test on this fraction of it, "
+                              "held out by file name (e.g. 0.1)")
         sub.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
         sub.add_argument("--batch-size", type=int, help="global batch size (default: the preset's)")
         sub.add_argument("--learning-rate", type=float, help="SGD learning rate (default: the preset's)")
@@ -254,14 +257,22 @@ def _add_training_commands(commands) -> None:
 
     security = commands.add_parser(
         "security", help="measure how well the schemes hide images (metrics and attacks)",
-        description="Write report.md, report.json and picture grids: visual metrics, known-plaintext "
-                    "key recovery, ciphertext-only reconstruction, key leakage from trained models, "
-                    "and key space, per scheme and block size.",
+        description="With --data: write report.md, report.json and picture grids: visual metrics, "
+                    "ciphertext-only reconstruction, known- and chosen-plaintext key recovery, key leakage "
+                    "from trained models, and key space, per scheme and block size. With --encrypted FOLDER "
+                    "--key KEY: run the ciphertext-only attacks on your own encrypted folder, as anyone who "
+                    "receives it can, and write exposure.md, exposure.json and exposure.png (the key only "
+                    "scores; no plain image is written).",
     )
-    security.add_argument("--data", required=True, help="images to evaluate on (as for train)")
-    security.add_argument("--split", default="test", help="the split to take images from")
+    source = security.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="images to evaluate the schemes on (as for train)")
+    source.add_argument("--encrypted", type=Path,
+                        help="a folder written by `keras-lie encrypt`: attack it as its recipients can")
+    security.add_argument("--split", default="test",
+                          help="the split to take images from (default test; use train for a training set)")
     security.add_argument("--images", type=int, default=1000, help="how many images (default 1000)")
-    security.add_argument("--key", type=Path, help="evaluate this key only (default: fresh keys per scheme)")
+    security.add_argument("--key", type=Path, help="with --data: evaluate this key only (default: fresh keys per "
+                                                  "scheme); with --encrypted: the folder's key, to score")
     security.add_argument("--schemes", default="plain,cat_map,block_shuffle,learnable,ele,etc",
                           help="comma-separated schemes to evaluate")
     security.add_argument("--block-sizes", default="4,8", help="comma-separated block sides M")
@@ -417,8 +428,12 @@ def _security(args) -> int:
 
     import numpy as np
 
+    command = "keras-lie " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
+    if args.encrypted is not None:
+        return _security_of_folder(args, command)
+
     from keras_lie.data import load_source
-    from keras_lie.keys import BLOCK_WISE_SCHEMES, generate_key, load_key
+    from keras_lie.keys import BLOCK_WISE_SCHEMES, POSITION_KEYED_SCHEMES, generate_key, load_key
     from keras_lie.security import security_report
     from keras_lie.training import train_small_classifier
 
@@ -431,9 +446,9 @@ def _security(args) -> int:
     else:
         block_sizes = [int(m) for m in args.block_sizes.split(",")]
         keys = [
-            generate_key(scheme, block_size=m, channels=images.shape[-1], seed=args.seed)
+            generate_key(scheme, block_size=m, channels=images.shape[-1], seed=args.seed, image_size=images.shape[1:3])
             for scheme in (s.strip() for s in args.schemes.split(","))
-            for m in (block_sizes if scheme in BLOCK_WISE_SCHEMES else (None,))
+            for m in (block_sizes if scheme in BLOCK_WISE_SCHEMES + POSITION_KEYED_SCHEMES else (None,))
         ]
     models = []
     if args.train_leakage:
@@ -442,9 +457,39 @@ def _security(args) -> int:
                 for mode in ("bytes", "nibbles"):
                     print(f"Training a {mode}-stem model under the M={key.block_size} key ...", flush=True)
                     models.append(train_small_classifier(images, labels, key, mode, epochs=args.leakage_epochs))
-    command = "keras-lie " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
     security_report(images, args.output, keys=keys, leakage_models=models, command=command)
     print(f"Wrote {args.output}/report.md, report.json and picture grids.")
+    return 0
+
+
+def _security_of_folder(args, command: str | None) -> int:
+    """`security --encrypted FOLDER --key KEY`: the holder's own folder, attacked as its recipients can."""
+    import numpy as np
+
+    from keras_lie.data import load_source
+    from keras_lie.keys import load_key
+    from keras_lie.manifest import read_manifest
+    from keras_lie.security.exposure import exposure_report
+
+    if args.key is None:
+        raise KerasLieError("security --encrypted needs the folder's key (--key KEY) to score what the attack "
+                            "rebuilds; the attack itself never uses it.")
+    manifest = read_manifest(args.encrypted)
+    if manifest is None:
+        raise KerasLieError(f"{args.encrypted} has no keras-lie manifest; give a folder written by "
+                            "`keras-lie encrypt`.")
+    key = load_key(args.key)
+    if manifest.key_fingerprint != key.fingerprint:
+        raise KerasLieError(f"{args.encrypted} was encrypted with key {manifest.key_fingerprint}, not with {args.key} "
+                            f"({key.fingerprint}); give the key the folder was made with.")
+    source = load_source(args.encrypted, args.split, limit=args.images, seed=args.seed or 0, encrypted=True)
+    images = [image.numpy() for image, _ in source.dataset]
+    if len({image.shape for image in images}) > 1:
+        raise KerasLieError(f"{args.encrypted} holds images of several sizes; the attack takes one size at a time.")
+    summary = exposure_report(np.stack(images), key, args.output, command=command)
+    last = summary["ciphertext_only"][-1]
+    print(f"A recipient of these {summary['images']} images rebuilds them at grey SSIM {last['ssim_reconstruction']:.2f} "
+          f"without the key. Wrote {args.output}/exposure.md, exposure.json and exposure.png.")
     return 0
 
 

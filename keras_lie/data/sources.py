@@ -51,6 +51,7 @@ class ImageSource:
     archive: str | None = None  # the zip file that holds `files`, if any
     records: tf.data.Dataset | None = None  # the undecoded examples, for `shard`
     decode: Callable | None = None  # records -> (image, label)
+    single_split: bool = False  # a folder without train/ and test/: every split is the same images
 
     def shard(self, count: int, index: int) -> ImageSource:
         """The `index`-th of `count` equal, disjoint parts: what one worker of `count` reads.
@@ -113,6 +114,7 @@ def load_source(
     limit: int | None = None,
     seed: int = 0,
     encrypted: bool = False,
+    holdout: float | None = None,
 ) -> ImageSource:
     """Load a split from a TFDS name, a class-folder tree, or a zip of one.
 
@@ -122,11 +124,24 @@ def load_source(
         data_dir: TFDS data folder (for a copy prepared elsewhere).
         limit: keep a class-balanced subset of this many examples, chosen with `seed`.
         encrypted: mark a folder as already encrypted (no second encryption).
+        holdout: for a folder without train/ and test/ sub-folders (ROOT/<class>/<image>),
+            the fraction of its images that form the "test" split; "train" gets the
+            others. The partition depends on the file names only (not on `seed` or
+            `limit`), so the two splits never share an image. Without it such a
+            folder is one split, `single_split` is set, and `experiments.prepare`
+            refuses to score a model on it.
 
     Raises:
         DatasetUnavailableError: with what to do instead (offline, missing split).
     """
     text = str(source)
+    if holdout is not None and not (Path(text).is_dir() and not _has_split_folders(Path(text))):
+        raise DatasetUnavailableError(
+            f"{text} has its own train and test splits; a holdout fraction applies only to a folder of class "
+            "folders without train/ and test/ sub-folders. Leave out the holdout."
+        )
+    if holdout is not None and not 0 < holdout < 1:
+        raise DatasetUnavailableError(f"The holdout fraction must lie between 0 and 1, not {holdout}.")
     if text in TFDS_NAMES:
         return _tfds_source(text, split, data_dir, limit, seed)
     path = Path(source)
@@ -138,7 +153,7 @@ def load_source(
     if path.is_file() and zipfile.is_zipfile(path):
         return _zip_source(path, split, limit, seed)
     if path.is_dir():
-        return _folder_source(path, split, limit, seed, encrypted)
+        return _folder_source(path, split, limit, seed, encrypted, holdout)
     raise DatasetUnavailableError(f"{path} is neither a folder nor a zip file of images.")
 
 
@@ -223,21 +238,39 @@ def _zip_source(path: Path, split: str, limit, seed) -> ImageSource:
                        archive=str(path), records=records, decode=_decode)
 
 
-def _folder_source(path: Path, split: str, limit, seed, encrypted) -> ImageSource:
+def _has_split_folders(path: Path) -> bool:
+    return any((path / name).is_dir() for name in ("train", "test"))
+
+
+def _held_out(members: list, split: str, holdout: float) -> list:
+    """The members of `split` when a fraction `holdout` of a single-split folder is the test split.
+
+    Ranked by a hash of the file name, so that the partition is the same in every
+    process and for every `limit` and `seed`, and the two splits are disjoint.
+    """
+    import hashlib
+
+    ranked = sorted(members, key=lambda member: hashlib.sha256(str(member[0]).encode()).digest())
+    test_count = max(1, round(holdout * len(ranked)))
+    return ranked[:test_count] if split == "test" else ranked[test_count:]
+
+
+def _folder_source(path: Path, split: str, limit, seed, encrypted, holdout=None) -> ImageSource:
     manifest = read_manifest(path)
     if manifest is not None and not encrypted:
         raise DatasetUnavailableError(
             f"{path} holds images encrypted with the {manifest.scheme!r} scheme (its {MANIFEST_NAME} says so); "
             "load it as encrypted data (encrypted=True, --encrypted) so that it is not encrypted again."
         )
+    single_split = False
     if (path / split).is_dir():
         root = path / split
-    elif any((path / name).is_dir() for name in ("train", "test")):
+    elif _has_split_folders(path):
         raise DatasetUnavailableError(
             f"{path} has no '{split}' folder; expected the layout {path}/{split}/<class>/<image>."
         )
     else:
-        root = path  # a single split: ROOT/<class>/<image>
+        root, single_split = path, holdout is None  # a single split: ROOT/<class>/<image>
     files = sorted(
         PurePosixPath(p.relative_to(root).as_posix())
         for p in root.rglob("*")
@@ -248,14 +281,17 @@ def _folder_source(path: Path, split: str, limit, seed, encrypted) -> ImageSourc
         raise DatasetUnavailableError(
             f"{root} has no images in class sub-folders; expected {root}/<class>/<image>."
         )
-    classes, labels = _labelled(members, str(root))
+    classes = sorted({label for _, label in members})  # every class, even one the holdout leaves empty
+    if holdout is not None and root == path:
+        members = _held_out(members, split, holdout)
+    labels = np.array([classes.index(label) for _, label in members], np.int64)
     keep = _balanced_subset(labels, limit, seed)
     paths = [str(root / members[i][0]) for i in keep]
     records = tf.data.Dataset.from_tensor_slices((tf.constant(paths), labels[keep]))
     dataset = records.map(_read_and_decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ImageSource(
         _with_static_shape(dataset), classes, len(keep), f"folder:{root}", encrypted=encrypted, manifest=manifest,
-        files=paths, records=records, decode=_read_and_decode,
+        files=paths, records=records, decode=_read_and_decode, single_split=single_split,
     )
 
 

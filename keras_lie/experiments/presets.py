@@ -41,6 +41,7 @@ class Preset:
     seed: int = 0
     mixed_precision: bool = False
     jit_compile: bool | str = "auto"
+    holdout: float | None = None  # test fraction of a folder without train/ and test/ sub-folders
 
 
 PRESETS = {
@@ -67,6 +68,7 @@ def prepare(preset: str | Preset, overrides: dict, output_dir: str | os.PathLike
     `encrypted` reads folders made by `keras-lie encrypt` (a trainer without the key).
     """
     from keras_lie.data import load_source
+    from keras_lie.errors import DatasetUnavailableError
 
     settings = dataclasses.replace(PRESETS[preset] if isinstance(preset, str) else preset,
                                    **{k: v for k, v in overrides.items() if v is not None})
@@ -75,7 +77,13 @@ def prepare(preset: str | Preset, overrides: dict, output_dir: str | os.PathLike
         output = Path(output_dir)
         output.mkdir(parents=True, exist_ok=True)
     train_source = load_source(settings.data, "train", data_dir=data_dir, limit=settings.train_size,
-                               seed=settings.seed, encrypted=encrypted)
+                               seed=settings.seed, encrypted=encrypted, holdout=settings.holdout)
     test_source = load_source(settings.data, "test", data_dir=data_dir, limit=settings.test_size,
-                              seed=settings.seed, encrypted=encrypted)
+                              seed=settings.seed, encrypted=encrypted, holdout=settings.holdout)
+    if test_source.single_split:
+        raise DatasetUnavailableError(
+            f"{settings.data} has no test split (no train/ and test/ sub-folders), so the test accuracy would be "
+            "measured on the training images. Give a folder ROOT/train/<class>/ and ROOT/test/<class>/, or hold "
+            "out a seeded part of it for testing (--holdout 0.1, holdout=0.1)."
+        )
     return settings, output, train_source, test_source

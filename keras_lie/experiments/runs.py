@@ -167,6 +167,7 @@ def finished_run(folder: Path, settings: Preset) -> dict | None:
     except (OSError, ValueError):
         return None
     stored = dict(result.get("metadata", {}).get("settings") or {})
+    stored.setdefault("holdout", None)  # runs made before the setting existed had none
     wanted = dataclasses.asdict(settings)
     if "data" in stored and _same_data(stored["data"], wanted["data"]):
         stored["data"] = wanted["data"]

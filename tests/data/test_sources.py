@@ -69,3 +69,23 @@ def test_a_missing_tfds_dependency_is_named_not_blamed_on_being_offline(monkeypa
     monkeypatch.setattr(tfds, "load", missing)
     with pytest.raises(DatasetUnavailableError, match="pip install importlib_resources"):
         load_source("cifar10", "test")
+
+
+def test_a_folder_without_splits_is_never_scored_on_its_training_images(image_tree, image_zip):
+    from keras_lie.experiments import prepare
+
+    single = image_tree / "train"  # ROOT/<class>/<image>, 12 images
+    with pytest.raises(DatasetUnavailableError, match="no test split.*--holdout 0.1"):
+        prepare("quick", {"data": str(single)}, None)
+    settings, _, train, test = prepare("quick", {"data": str(single), "holdout": 0.25}, None)
+    assert settings.holdout == 0.25 and (train.size, test.size) == (9, 3)
+    assert not set(train.files) & set(test.files) and len(set(train.files) | set(test.files)) == 12
+    assert train.class_names == test.class_names == ["cat", "dog", "frog"]
+    # The partition depends on the file names only: another seed or limit draws from the same part.
+    again = load_source(single, "test", holdout=0.25, seed=5, limit=2)
+    assert set(again.files) <= set(test.files)
+    for source in (image_tree, image_zip):  # sources with their own splits take no holdout
+        with pytest.raises(DatasetUnavailableError, match="has its own train and test splits"):
+            load_source(source, "test", holdout=0.1)
+    with pytest.raises(DatasetUnavailableError, match="between 0 and 1"):
+        load_source(single, "test", holdout=1.5)
