@@ -606,7 +606,8 @@ def _transform(args) -> int:
     for warning in caught:
         print(f"keras-lie: warning: {warning.message}", file=sys.stderr)
     verb = "Encrypted" if args.direction == "encrypt" else "Decrypted"
-    print(f"{verb} {len(report.written)} file(s) into {args.destination}.")
+    if report.written:
+        print(f"{verb} {len(report.written)} file(s) into {args.destination}.")
     if report.skipped:
         kinds = ", ".join(sorted({path.suffix.lower() or "(no suffix)" for path in report.skipped}))
         print(f"keras-lie: skipped {len(report.skipped)} file(s) that are not PNG, JPEG, BMP or GIF images ({kinds}).",

@@ -197,6 +197,11 @@ def transform_path(
     if source.is_dir():
         pairs = _folder_pairs(source, destination, skipped)
     else:
+        if source.suffix.lower() not in IMAGE_SUFFIXES:
+            raise ImageFileError(
+                f"{source} is not an image file ({', '.join(IMAGE_SUFFIXES)}) or a folder; to encrypt a zip of "
+                "class folders, extract it first (training reads zips directly: --data FILE.zip)."
+            )
         target = destination / f"{source.stem}.png" if destination.is_dir() else destination
         check_output_path(target)
         pairs = [(source, target)]
@@ -396,7 +401,9 @@ def _folder_pairs(source: Path, destination: Path, skipped: list[Path]) -> list[
         )
     if destination.exists() and not destination.is_dir():
         raise ImageFileError(f"{destination} is a file; the output of a folder must be a folder.")
-    files = sorted(path for path in source.rglob("*") if path.is_file() and not path.name.startswith("."))
+    # keras-lie's own manifest is not an input; hidden files (the staging of an interrupted run) neither.
+    files = sorted(path for path in source.rglob("*")
+                   if path.is_file() and not path.name.startswith(".") and path.name != MANIFEST_NAME)
     inputs = [path for path in files if path.suffix.lower() in IMAGE_SUFFIXES]
     skipped.extend(path for path in files if path.suffix.lower() not in IMAGE_SUFFIXES)
     if not inputs:

@@ -24,6 +24,7 @@ import io
 import json
 import os
 import pickle
+import re
 import secrets
 import stat
 import zipfile
@@ -49,6 +50,9 @@ MAX_REFERENCE_NPZ_BYTES = 16 * 1024 * 1024
 SALT_BYTES = 16
 # Where a key's material came from: only "random" keys are secrets worth the name.
 KEY_ORIGINS = ("random", "seed", "reference")
+
+
+_FINGERPRINT_PATTERN = re.compile(r"(sha256:)?[0-9a-f]{4}(:[0-9a-f]{4}){3}|(sha256:)?[0-9a-f]{64}")
 
 
 def short_fingerprint(fingerprint: str) -> str:
@@ -715,7 +719,13 @@ def load_key(path: str | os.PathLike) -> Key:
 
     Only regular files up to `MAX_KEY_FILE_BYTES` are read (a FIFO or device never
     blocks the caller, and a huge file is refused before it is parsed).
+
+    Raises:
+        KeyFileError: no path, a missing, oversized or malformed file, or a fingerprint given for a file.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise KeyFileError(f"A key is a path to a key file (or a Key); got {type(path).__name__}. "
+                           "Create one with `keras-lie keygen -o key.json` or keras_lie.generate_key(...).")
     path = Path(path)
     data = _read_regular_file(path, MAX_KEY_FILE_BYTES, "key file")
     try:
@@ -732,8 +742,14 @@ def _read_regular_file(path: Path, limit: int, what: str) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
+        if _FINGERPRINT_PATTERN.fullmatch(str(path)):
+            raise KeyFileError(
+                f"{path} looks like a key's fingerprint, not a key file; give the path of the key file itself "
+                "(`keras-lie key-info FILE` prints a file's fingerprint)."
+            ) from None
         raise KeyFileError(
-            f"Key file {path} does not exist; create one with `keras-lie keygen -o {path}`."
+            f"Key file {path} does not exist. Give the key the data was encrypted with (a new key cannot decrypt "
+            f"it); to encrypt new data, create one with `keras-lie keygen -o {path}`."
         ) from None
     except IsADirectoryError:
         raise KeyFileError(f"{path} is a folder, not a {what}.") from None

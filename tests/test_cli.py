@@ -334,3 +334,35 @@ def test_train_distribute_flag(tmp_path, rng, capsys, monkeypatch):
     capsys.readouterr()
     assert run("train", "--key", key, "--data", data, *budget, "--distribute", "multi-worker", "-o", tmp_path / "mw") == 1
     assert "TF_CONFIG environment variable, which is not set" in capsys.readouterr().err
+
+
+def test_messages_say_what_happened(key_path, image_tree, image_zip, tmp_path, capsys):
+    import keras_lie
+    from keras_lie.errors import KeyFileError
+
+    # A zip is no image to encrypt: say so, not "give a .png name".
+    assert run("encrypt", "--key", key_path, image_zip, tmp_path / "z") == 1
+    assert "extract it first" in capsys.readouterr().err
+    # A single file that fails prints no "Encrypted 0 file(s)".
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"junk")
+    assert run("encrypt", "--key", key_path, broken, tmp_path / "e1.png") == 1
+    out, err = capsys.readouterr()
+    assert "Encrypted" not in out and "failed" in err
+    # decrypt does not count its own manifest as a skipped file.
+    encrypted, back = tmp_path / "enc", tmp_path / "back"
+    assert run("encrypt", "--key", key_path, image_tree, encrypted, "--quiet") == 0
+    capsys.readouterr()
+    assert run("decrypt", "--key", key_path, encrypted, back, "--quiet") == 0
+    assert "skipped" not in capsys.readouterr().err
+    # A missing key on decrypt does not advise a new key alone; a fingerprint is not a key file.
+    assert run("decrypt", "--key", tmp_path / "missing.json", encrypted, tmp_path / "x") == 1
+    assert "a new key cannot decrypt it" in capsys.readouterr().err
+    fingerprint = load_key(key_path).short_fingerprint
+    assert run("decrypt", "--key", fingerprint, encrypted, tmp_path / "x") == 1
+    assert "looks like a key's fingerprint" in capsys.readouterr().err
+    # The Python API: no key is a keras-lie error, not a raw TypeError.
+    with pytest.raises(KeyFileError, match="keygen"):
+        load_key(None)
+    with pytest.raises(KeyFileError):
+        keras_lie.encrypt(np.zeros((4, 4, 3), np.uint8), None)
