@@ -330,6 +330,9 @@ def _transform_pairs(scheme, direction, pairs, padding, max_pixels, report, bar,
             for (index, input_path, output_path, image, _), outcome in zip(ready, outcomes, strict=True):
                 if outcome is None:
                     sizes[output_path] = tuple(image.shape[:2])
+                elif isinstance(outcome, OSError) and not isinstance(outcome, FileExistsError):
+                    # The output could not be written: name it, not the input that was read fine.
+                    errors[index] = f"{input_path}: cannot write {output_path}: {outcome.strerror or outcome}"
                 else:
                     errors[index] = _describe_failure(input_path, outcome)
             for (input_path, output_path), error in zip(chunk, errors, strict=True):

@@ -210,3 +210,16 @@ def test_an_encrypted_folders_manifest_is_checked_before_anything_is_written(ima
     # The folder's own key decrypts it.
     report = transform_path(encrypted, tmp_path / "back", key, "decrypt")
     assert report.ok and report.written
+
+
+def test_a_failed_write_names_the_output(image_tree, tmp_path, monkeypatch):
+    import keras_lie.files as files
+
+    def denied(items, *, executor=None, overwrite=False):
+        return [PermissionError(13, "Permission denied") for _ in items]
+
+    (tmp_path / "out").mkdir()
+    monkeypatch.setattr(files, "atomic_write_batch", denied)
+    report = transform_path(image_tree / "train" / "cat" / "0000.png", tmp_path / "out", BlockShuffleKey.generate(4))
+    (_, reason), = report.failures
+    assert f"cannot write {tmp_path / 'out' / '0000.png'}: Permission denied" in reason
