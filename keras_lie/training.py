@@ -359,19 +359,32 @@ def _claim_run_folder(folder: Path, settings: dict, *, restart: bool) -> None:
             earlier = None
         if earlier is not None and not settings["metadata"]:
             settings["metadata"] = earlier.get("metadata", {})  # a resume that describes nothing compares the rest
-        if earlier != settings:
+        if _without_epochs(earlier) != _without_epochs(settings):
             differences = _differences(earlier or {}, settings)
             raise KerasLieError(
                 f"{folder} holds a run with other settings ({'; '.join(differences[:4]) or 'unreadable run.json'}); "
                 "choose another output folder, or restart it (restart=True, --restart) to discard that run."
             )
-        return
+        if earlier == settings:
+            return
+        # Only the epoch count grew: the run goes on to it, and run.json says so.
     elif (folder / "last.keras").exists() or (folder / "results.json").exists():
         raise KerasLieError(
             f"{folder} holds a run whose settings were not recorded; choose another output folder, or restart "
             "it (restart=True, --restart)."
         )
     atomic_write_bytes(record, json.dumps(settings, indent=1).encode(), overwrite=True)
+
+
+def _without_epochs(settings: dict | None) -> dict | None:
+    """Settings as compared for a resume: the epoch count a command recorded may grow (the run is extended)."""
+    if not isinstance(settings, dict):
+        return settings
+    copy = json.loads(json.dumps(settings))
+    recorded = copy.get("metadata", {}).get("settings")
+    if isinstance(recorded, dict):
+        recorded.pop("epochs", None)
+    return copy
 
 
 def _differences(earlier: dict, now: dict, prefix: str = "") -> list[str]:

@@ -171,3 +171,14 @@ def test_a_run_folder_with_other_settings_is_refused_not_mixed(tmp_path):
     _, results = train(builder, tiny_data(), epochs=1, output_dir=tmp_path, learning_rate=0.01,
                        metadata={"depth": 14}, restart=True, verbose=0)
     assert results["metadata"] == {"depth": 14} and results["config"]["initial_epoch"] == 0
+
+
+def test_resuming_with_more_epochs_extends_the_run(tmp_path):
+    # As the `train` command records it: its settings, epochs included, in the metadata.
+    keras.utils.set_random_seed(0)
+    train(builder, tiny_data(), epochs=1, output_dir=tmp_path, metadata={"settings": {"epochs": 1, "depth": 8}},
+          verbose=0)
+    _, results = train(builder, tiny_data(), epochs=2, output_dir=tmp_path,
+                       metadata={"settings": {"epochs": 2, "depth": 8}}, verbose=0)
+    assert results["config"]["initial_epoch"] == 1 and len(results["history"]["loss"]) == 2
+    assert json.loads((tmp_path / "run.json").read_text())["metadata"]["settings"]["epochs"] == 2
