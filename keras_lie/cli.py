@@ -26,7 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # fewer TensorFlow log lines
+    if not args.verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # fewer TensorFlow log lines
+        if args.command not in _COMMANDS_WITHOUT_TENSORFLOW:
+            _import_tensorflow_quietly()
     _show_progress()
     try:
         return args.handler(args)
@@ -48,6 +51,34 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("keras-lie: interrupted", file=sys.stderr)
         return 130
+
+
+_COMMANDS_WITHOUT_TENSORFLOW = ("keygen", "key-info")
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with the process's stderr closed for the time of the import.
+
+    Its C++ side logs through absl before any setting is read (the CUDA probe on
+    a machine without a GPU, "All log messages before absl::InitializeLog()"),
+    which TF_CPP_MIN_LOG_LEVEL does not silence. A failing import is retried
+    with stderr open, so its own message is not lost.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+            except Exception:  # noqa: BLE001 - reported by the import below, with stderr back
+                pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    import tensorflow  # noqa: F401,F811
 
 
 class _StdoutHandler(logging.StreamHandler):
@@ -92,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Learnable image encryption (Tanaka, ICCE-TW 2018) for TensorFlow/Keras.",
     )
     parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log lines (hidden by default)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_parser = commands.add_parser
 

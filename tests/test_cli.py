@@ -366,3 +366,34 @@ def test_messages_say_what_happened(key_path, image_tree, image_zip, tmp_path, c
         load_key(None)
     with pytest.raises(KeyFileError):
         keras_lie.encrypt(np.zeros((4, 4, 3), np.uint8), None)
+
+
+def test_help_and_version_do_not_import_tensorflow(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("import sys; from keras_lie import cli\n"
+              "for argv in (['--version'], ['--help'], ['train', '--help'], ['security', '--help']):\n"
+              "    try:\n        cli.main(argv)\n    except SystemExit:\n        pass\n"
+              f"cli.main(['keygen', '-o', {str(tmp_path / 'k.json')!r}])\n"
+              "print('tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("False")  # so they answer in a fraction of a second
+
+
+def test_commands_print_no_tensorflow_log_lines(tmp_path):
+    import subprocess
+    import sys
+
+    image = tmp_path / "in.png"
+    write_png(image, np.zeros((8, 8, 3), np.uint8))
+    key = tmp_path / "k.json"
+    assert run("keygen", "-o", key) == 0
+    command = [sys.executable, "-m", "keras_lie.cli", "encrypt", "--key", str(key), str(image), str(tmp_path / "out.png")]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0 and done.stderr == "", done.stderr[-2000:]
+    verbose = subprocess.run(command[:3] + ["--verbose"] + command[3:-1] + [str(tmp_path / "v.png")],
+                             capture_output=True, text=True, timeout=300, env=env)
+    assert verbose.returncode == 0

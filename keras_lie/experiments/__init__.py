@@ -6,45 +6,34 @@
 - `tables`: Markdown; `figures`: the bar plot and Figure 2.
 
 Progress is reported through `logging` (logger `keras_lie.experiments`); the
-command line shows it.
+command line shows it. Names are imported lazily, as in `keras_lie` itself, so
+that reading the presets (the command line's `--help`) does not import TensorFlow.
 """
 
-from keras_lie.experiments.figures import figure, plot_results
-from keras_lie.experiments.gap import (
-    GAP_ATTEMPTS,
-    GAP_DIAGNOSTICS,
-    GAP_ROWS,
-    TABLE_I_PYRAMIDNET_ROWS,
-    TABLE_I_VIT_ATTEMPTS,
-    TABLE_I_VIT_ROWS,
-    GapRow,
-    accuracy_gap,
-)
-from keras_lie.experiments.presets import ALL_SCHEMES, PAPER_TABLE_I, PRESETS, SCHEME_LABELS, Preset, prepare
-from keras_lie.experiments.reproduce import TableRow, reproduce
-from keras_lie.experiments.runs import run_configuration
-from keras_lie.experiments.tables import gap_table, results_table
+from __future__ import annotations
 
-__all__ = [
-    "ALL_SCHEMES",
-    "GAP_ATTEMPTS",
-    "GAP_DIAGNOSTICS",
-    "GAP_ROWS",
-    "PAPER_TABLE_I",
-    "PRESETS",
-    "SCHEME_LABELS",
-    "TABLE_I_PYRAMIDNET_ROWS",
-    "TABLE_I_VIT_ATTEMPTS",
-    "TABLE_I_VIT_ROWS",
-    "GapRow",
-    "Preset",
-    "TableRow",
-    "accuracy_gap",
-    "figure",
-    "gap_table",
-    "plot_results",
-    "prepare",
-    "reproduce",
-    "results_table",
-    "run_configuration",
-]
+import importlib
+
+_EXPORTS = {
+    "keras_lie.experiments.figures": ("figure", "plot_results"),
+    "keras_lie.experiments.gap": ("GAP_ATTEMPTS", "GAP_DIAGNOSTICS", "GAP_ROWS", "TABLE_I_PYRAMIDNET_ROWS",
+                                  "TABLE_I_VIT_ATTEMPTS", "TABLE_I_VIT_ROWS", "GapRow", "accuracy_gap"),
+    "keras_lie.experiments.presets": ("ALL_SCHEMES", "PAPER_TABLE_I", "PRESETS", "SCHEME_LABELS", "Preset", "prepare"),
+    "keras_lie.experiments.reproduce": ("TableRow", "reproduce"),
+    "keras_lie.experiments.runs": ("run_configuration",),
+    "keras_lie.experiments.tables": ("gap_table", "results_table"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'keras_lie.experiments' has no attribute {name!r}")
+    value = globals()[name] = getattr(importlib.import_module(_WHERE[name]), name)
+    return value
+
+
+def __dir__():
+    return sorted(__all__)
