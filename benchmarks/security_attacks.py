@@ -1,9 +1,11 @@
-"""The security measurements behind docs/security.md: every scheme (ELE and EtC too), M = 4 and 8, fresh keys.
+"""The security measurements behind docs/security.md: every scheme, M = 4 and 8, two fresh keys each.
 
 Runs `keras_lie.security.security_report` (ciphertext-only reconstruction against
-the number of encrypted images held, known- and chosen-plaintext key recovery,
-visual metrics, key space) on CIFAR-10 test images, prints the headline table and
-writes report.md, report.json and picture grids to --output.
+the number of encrypted images held under one key, N in 1, 2, 3, 5, 20, 100, 1000;
+known- and chosen-plaintext key recovery; visual metrics; key space) on CIFAR-10
+test images with `--keys` fresh keys from the OS CSPRNG per scheme and block size,
+prints the headline table and writes report.md, report.json and picture grids
+(plain | encrypted | reconstruction) to --output.
 
     python benchmarks/security_attacks.py --data ../shared/data/cifar10-jpeg.zip --images 1000 -o /tmp/security-report
 """
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_lie.data import load_source
+from keras_lie.keys import BLOCK_WISE_SCHEMES, POSITION_KEYED_SCHEMES, generate_key
 from keras_lie.security import security_report
 from keras_lie.security.rendering import headline
 
@@ -27,15 +30,20 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--block-sizes", default="4,8")
     parser.add_argument("--schemes", default="plain,cat_map,block_shuffle,learnable,ele,etc")
+    parser.add_argument("--keys", type=int, default=2, help="fresh keys per scheme and block size")
     parser.add_argument("--output", "-o", type=Path, default=Path("benchmarks/results/security"))
     args = parser.parse_args()
     source = load_source(args.data, "test", limit=args.images, seed=0)
     images = np.stack([image.numpy() for image, _ in source.dataset])
     args.output.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    summary = security_report(images, args.output, block_sizes=tuple(int(m) for m in args.block_sizes.split(",")),
-                              schemes=tuple(args.schemes.split(",")),
-                              command=f"python benchmarks/security_attacks.py --images {args.images} "
+    keys = [generate_key(scheme, block_size=m, channels=images.shape[-1], image_size=images.shape[1:3])
+            for scheme in args.schemes.split(",")
+            for m in ([int(m) for m in args.block_sizes.split(",")] if scheme in BLOCK_WISE_SCHEMES + POSITION_KEYED_SCHEMES
+                      else [None])
+            for _ in range(args.keys if scheme != "plain" else 1)]
+    summary = security_report(images, args.output, keys=keys,
+                              command=f"python benchmarks/security_attacks.py --images {args.images} --keys {args.keys} "
                                       f"--block-sizes {args.block_sizes} --schemes {args.schemes}")
     print("\n".join(headline(summary)))
     print(f"\n{time.perf_counter() - start:.0f} s; wrote {args.output}/report.md, report.json and picture grids")

@@ -2,10 +2,11 @@
 
 from keras_lie.security.chosen_plaintext import probe_images, recover_key_chosen_plaintext
 from keras_lie.security.ciphertext_only import attack, estimate_nibble_model
+from keras_lie.security.exposure import exposure_report
 from keras_lie.security.key_leakage import kernel_leakage
 from keras_lie.security.keyspace import brute_force_log10_years, key_space_bits
 from keras_lie.security.known_plaintext import blocks_needed_per_image, pairs_needed, recover_key
-from keras_lie.security.metrics import adjacent_correlation, histogram_entropy, npcr_uaci, psnr, ssim
+from keras_lie.security.metrics import adjacent_correlation, best_global_ssim, histogram_entropy, npcr_uaci, psnr, ssim
 from keras_lie.security.position_keyed import (
     DecryptionMap,
     attack_position_keyed,
@@ -31,9 +32,11 @@ __all__ = [
     "recover_key_chosen_plaintext",
     "adjacent_correlation",
     "attack",
+    "best_global_ssim",
     "brute_force_log10_years",
     "estimate_nibble_model",
     "evaluate_scheme",
+    "exposure_report",
     "histogram_entropy",
     "kernel_leakage",
     "key_space_bits",

@@ -64,6 +64,39 @@ def npcr_uaci(first, second) -> tuple[float, float]:
     return npcr, uaci
 
 
+def global_symmetries(images: np.ndarray):
+    """The 8 symmetries of the square applied to a whole set (N, H, W[, C]): (name, images) pairs.
+
+    Transposing symmetries are skipped for non-square images (they change the shape).
+    """
+    images = np.asarray(images)
+    square = images.shape[1] == images.shape[2]
+    for turns in range(4):
+        if turns % 2 and not square:
+            continue
+        rotated = np.rot90(images, turns, axes=(1, 2))
+        yield f"rotate {90 * turns}", rotated
+        yield f"rotate {90 * turns}, mirror", rotated[:, :, ::-1]
+
+
+def best_global_ssim(plain, grey_reconstruction) -> tuple[float, str]:
+    """Grey SSIM of a reconstruction in its best global symmetry and polarity, and which one won.
+
+    `plain`: the plain images (N, H, W, C); `grey_reconstruction`: (N, H, W) in
+    0..255. One symmetry of the square and one polarity (x or 255 - x) are chosen
+    for the whole set, not per image: what an attacker who looks at a few of the
+    pictures fixes once. Scores a reconstruction the way the security report does.
+    """
+    target = gray(plain)[..., None]
+    best = (-2.0, "")
+    for name, candidate in global_symmetries(np.asarray(grey_reconstruction, np.float64)):
+        for polarity, values in (("", candidate), (", negative", 255.0 - candidate)):
+            score = ssim(target, values[..., None])
+            if score > best[0]:
+                best = (score, name + polarity)
+    return best
+
+
 def gray(images) -> np.ndarray:
     """Mean over channels, float (N, H, W)."""
     return np.asarray(images, dtype=np.float64).mean(axis=-1)

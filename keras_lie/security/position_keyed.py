@@ -38,7 +38,7 @@ import numpy as np
 from keras_lie.blocks import block_grid, estimate_upper_nibbles_per_position, nibbles
 from keras_lie.security.metrics import gray, ssim
 
-UNITS = {"ele": "nibble", "etc": "byte"}
+UNITS = {"ele": "nibble", "etc": "byte", "cat_map": "byte"}  # the cat map moves whole bytes too
 
 
 @dataclasses.dataclass

@@ -1,4 +1,5 @@
-"""Ciphertext-only reconstruction of block-wise encrypted images at full resolution.
+"""Ciphertext-only reconstruction at full resolution: every scheme's entry point, and the attack on
+the schemes with one key for every block (the proposed scheme, the naive block shuffle).
 
 Threat model: the attacker holds encrypted images only (what a trainer, or anyone
 who intercepts the training set, gets), knows the scheme and the block size, and
@@ -38,66 +39,49 @@ not matter for a grey picture.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from keras_lie.blocks import block_grid, estimate_upper_nibbles, from_block_grid, nibbles
 from keras_lie.errors import ImageShapeError, KerasLieError
+from keras_lie.security.result import Reconstruction
 
-RECONSTRUCTABLE_SCHEMES = ("learnable", "block_shuffle", "plain")
+RECONSTRUCTABLE_SCHEMES = ("plain", "cat_map", "block_shuffle", "learnable", "ele", "etc")
+WHOLE_IMAGE_SCHEMES = ("plain", "cat_map")  # no block size
 _CHUNK = 2048  # blocks per chunk when averaging over symbol pairs (bounds memory)
 
 
-@dataclasses.dataclass
-class Reconstruction:
-    """What `reconstruct_from_ciphertexts` recovered.
+def reconstruct_from_ciphertexts(encrypted_images, scheme: str, block_size: int | None = None, *,
+                                 seed: int = 0) -> Reconstruction:
+    """Rebuild full-resolution images from images encrypted with one unknown key, for every scheme.
 
-    Attributes:
-        images: float array (N, H, W, C) in 0..255: the reconstruction in one
-            polarity, colour channels in an unknown order.
-        inverted: the other polarity (the proposed scheme's global inversion);
-            equal to `images` where there is no such ambiguity.
-        ambiguities: what the attack cannot decide from ciphertexts alone.
-        levels: grey levels per channel recovered (16 for the proposed scheme's
-            upper nibbles, 256 for the exact bytes of the naive shuffle).
-        symbols: for each position (row, column, channel) of a block, flattened,
-            the encrypted symbol placed there (nibble index 0..2d-1 or byte 0..d-1).
-        parity: +1 / -1 per placed symbol: reversed relative to the others (up to
-            one global sign); all +1 for schemes without reversal.
-    """
+    The attacker holds the encrypted images only (no key, no plain image) and
+    knows the scheme and block size; every image given is used, since the key is
+    the same for all of them. Each scheme gets the attack that uses its
+    structure:
 
-    images: np.ndarray
-    inverted: np.ndarray
-    ambiguities: tuple[str, ...]
-    levels: int
-    symbols: np.ndarray
-    parity: np.ndarray
-
-    @property
-    def grey(self) -> np.ndarray:
-        """Mean over channels (N, H, W): free of the channel-order ambiguity."""
-        return self.images.mean(axis=-1)
-
-    @property
-    def grey_inverted(self) -> np.ndarray:
-        return self.inverted.mean(axis=-1)
-
-
-def reconstruct_from_ciphertexts(encrypted_images, scheme: str, block_size: int, *, seed: int = 0) -> Reconstruction:
-    """Rebuild full-resolution images from images encrypted with one unknown key.
+    - "learnable", "block_shuffle": this module (one key for every block);
+    - "ele": `ciphertext_only_ele` (a key per block position, then a block shuffle);
+    - "etc": `ciphertext_only_etc` (a jigsaw of oriented, negated blocks);
+    - "cat_map": `ciphertext_only_cat_map` (the maps' linearity; `block_size` None);
+    - "plain": the images as they are.
 
     Args:
         encrypted_images: uint8 (N, H, W, C) or (H, W, C), all encrypted with the
-            same key of `scheme` ("learnable" or "block_shuffle"; "plain" is returned
-            as it is). Sides that are not multiples of `block_size` keep their
-            remainder filled with the images' mean.
+            same key of `scheme`. For the block-wise schemes, sides that are not
+            multiples of `block_size` keep their remainder filled with the images' mean.
         scheme: the scheme the attacker knows was used.
-        block_size: the block side M the attacker knows (or tries in turn).
-        seed: seeds the randomised search (results vary little with it).
+        block_size: the block side M the attacker knows (or tries in turn); None
+            for the whole-image schemes.
+        seed: seeds the randomised searches (results vary little with it).
 
     Returns:
-        A `Reconstruction`; see the module docstring for the method and the threat model.
+        A `Reconstruction`: `.grey` is (N, H, W) uint8 at full resolution; what
+        ciphertexts cannot decide (a global symmetry, polarity, the channel order)
+        is in `.ambiguities`.
+
+    Raises:
+        ImageShapeError: for a shape the scheme's attack cannot take.
+        KerasLieError: for an unknown scheme or a missing block size.
 
     Example:
 
@@ -111,18 +95,33 @@ def reconstruct_from_ciphertexts(encrypted_images, scheme: str, block_size: int,
     if x.ndim != 4 or x.shape[0] == 0:
         raise ImageShapeError(f"Expected encrypted images (N, H, W, C), got shape {np.asarray(encrypted_images).shape}.")
     if scheme not in RECONSTRUCTABLE_SCHEMES:
-        raise KerasLieError(
-            f"reconstruct_from_ciphertexts attacks block-wise schemes ({', '.join(RECONSTRUCTABLE_SCHEMES)}), "
-            f"not {scheme!r}; for whole-image schemes use keras_lie.security.attack, which scores the block-mean "
-            "baseline."
-        )
-    n, h, w, c = x.shape
-    m = int(block_size)
-    if m < 1 or h < m or w < m:
-        raise ImageShapeError(f"Images of {h} x {w} hold no whole {m} x {m} block.")
+        raise KerasLieError(f"No ciphertext-only attack for scheme {scheme!r}; "
+                            f"choose one of {', '.join(RECONSTRUCTABLE_SCHEMES)}.")
     if scheme == "plain":
         images = x.astype(np.float64)
-        return Reconstruction(images, images, (), 256, np.arange(m * m * c), np.ones(m * m * c))
+        return Reconstruction(images, images, (), 256, colour=True)
+    if scheme == "cat_map":
+        from keras_lie.security.ciphertext_only_cat_map import reconstruct_cat_map
+
+        return reconstruct_cat_map(x, seed=seed)
+    if block_size is None:
+        raise KerasLieError(f"The {scheme} attack needs the block size M (the attacker tries each in turn).")
+    if scheme == "ele":
+        from keras_lie.security.ciphertext_only_ele import reconstruct_ele
+
+        return reconstruct_ele(x, int(block_size), seed=seed)
+    if scheme == "etc":
+        from keras_lie.security.ciphertext_only_etc import reconstruct_etc
+
+        return reconstruct_etc(x, int(block_size), seed=seed)
+    return _reconstruct_one_key_for_all_blocks(x, scheme, int(block_size), seed)
+
+
+def _reconstruct_one_key_for_all_blocks(x: np.ndarray, scheme: str, m: int, seed: int) -> Reconstruction:
+    """The attack on "learnable" and "block_shuffle" described in the module docstring."""
+    n, h, w, c = x.shape
+    if m < 1 or h < m or w < m:
+        raise ImageShapeError(f"Images of {h} x {w} hold no whole {m} x {m} block.")
     d = m * m * c
     grid = block_grid(x, m).astype(np.int16)  # (N, H/M, W/M, d) bytes
     if scheme == "learnable":
@@ -144,7 +143,7 @@ def reconstruct_from_ciphertexts(encrypted_images, scheme: str, block_size: int,
     images, inverted = _full_size(to_bytes(picture), h, w), _full_size(to_bytes(levels - 1 - picture), h, w)
     if scheme == "block_shuffle":
         inverted = images
-    return Reconstruction(images, inverted, ambiguities, levels, upper[placement], parity[placement])
+    return Reconstruction(images, inverted, ambiguities, levels, upper[placement], parity[placement], colour=True)
 
 
 def place_symbols(values: np.ndarray, block_size: int, channels: int, rng: np.random.Generator) -> np.ndarray:

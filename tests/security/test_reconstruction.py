@@ -104,9 +104,14 @@ def test_attack_reports_the_full_resolution_score():
     assert outcome["psnr_reconstruction_db"] > 20 and outcome["reconstruction"].shape == x.shape[:3]
 
 
-def test_reconstruction_refuses_whole_image_schemes():
-    with pytest.raises(KerasLieError, match="block-wise"):
-        reconstruct_from_ciphertexts(np.zeros((1, 8, 8, 3), np.uint8), "cat_map", 4)
+def test_reconstruction_refuses_unknown_schemes_and_a_missing_block_size():
+    images = np.zeros((1, 8, 8, 3), np.uint8)
+    with pytest.raises(KerasLieError, match="No ciphertext-only attack for scheme 'rot13'; choose one of"):
+        reconstruct_from_ciphertexts(images, "rot13", 4)
+    for scheme in ("learnable", "block_shuffle", "ele", "etc"):
+        with pytest.raises(KerasLieError, match="needs the block size"):
+            reconstruct_from_ciphertexts(images, scheme)
+    assert reconstruct_from_ciphertexts(images, "plain").grey.shape == (1, 8, 8)
 
 
 @pytest.mark.parametrize("scheme", ["learnable", "block_shuffle"])

@@ -35,3 +35,26 @@ def test_security_command(tmp_path, rng):
     assert cli.main(["security", "--data", str(tree), "--images", "6", "--block-sizes", "4",
                      "--schemes", "learnable,cat_map", "--seed", "1", "-o", str(tmp_path / "rep")]) == 0
     assert "grid_learnable_m4.png" in (tmp_path / "rep" / "report.md").read_text()
+
+
+def test_security_of_an_encrypted_folder(tmp_path, rng, capsys):
+    tree = write_image_tree(tmp_path / "tree", rng, per_class=2)
+    key, other = tmp_path / "k.json", tmp_path / "other.json"
+    for path in (key, other):
+        assert cli.main(["keygen", "--scheme", "learnable", "--block-size", "4", "-o", str(path)]) == 0
+    encrypted = tmp_path / "enc"
+    assert cli.main(["encrypt", "--key", str(key), str(tree), str(encrypted), "--quiet"]) == 0
+    out = tmp_path / "exposure"
+    assert cli.main(["security", "--encrypted", str(encrypted), "--key", str(key), "--images", "6", "-o", str(out)]) == 0
+    summary = json.loads((out / "exposure.json").read_text())
+    assert summary["scheme"] == "learnable" and summary["images"] == 6
+    assert [row["attack_images"] for row in summary["ciphertext_only"]] == [1, 2, 3, 5, 6]
+    assert all(0 <= row["ssim_reconstruction"] <= 1 for row in summary["ciphertext_only"])
+    assert (out / "exposure.png").stat().st_size > 0 and "exposure.png" in (out / "exposure.md").read_text()
+    assert sorted(p.name for p in out.iterdir()) == ["exposure.json", "exposure.md", "exposure.png"]  # no plain image
+    assert "rebuilds them at grey SSIM" in capsys.readouterr().out
+    # The key only scores, but it must be the folder's: another key is refused with both fingerprints.
+    assert cli.main(["security", "--encrypted", str(encrypted), "--key", str(other), "-o", str(tmp_path / "x")]) == 1
+    assert "give the key the folder was made with" in capsys.readouterr().err
+    assert cli.main(["security", "--encrypted", str(tree), "--key", str(key), "-o", str(tmp_path / "y")]) == 1
+    assert "no keras-lie manifest" in capsys.readouterr().err
