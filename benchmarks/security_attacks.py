@@ -8,11 +8,17 @@ prints the headline table and writes report.md, report.json and picture grids
 (plain | encrypted | reconstruction) to --output.
 
     python benchmarks/security_attacks.py --data ../shared/data/cifar10-jpeg.zip --images 1000 -o /tmp/security-report
+
+The schemes can be measured in parts (say, in two processes) and joined:
+`--merge DIR ...` writes one report of the parts' report.json files (and their
+grids) to --output without measuring anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import time
 from pathlib import Path
 
@@ -21,7 +27,7 @@ import numpy as np
 from keras_lie.data import load_source
 from keras_lie.keys import BLOCK_WISE_SCHEMES, POSITION_KEYED_SCHEMES, generate_key
 from keras_lie.security import security_report
-from keras_lie.security.rendering import headline
+from keras_lie.security.rendering import headline, markdown
 
 
 def main() -> None:
@@ -32,7 +38,12 @@ def main() -> None:
     parser.add_argument("--schemes", default="plain,cat_map,block_shuffle,learnable,ele,etc")
     parser.add_argument("--keys", type=int, default=2, help="fresh keys per scheme and block size")
     parser.add_argument("--output", "-o", type=Path, default=Path("benchmarks/results/security"))
+    parser.add_argument("--merge", type=Path, nargs="+", help="join the reports in these folders instead of measuring")
     args = parser.parse_args()
+    if args.merge:
+        summary = merge(args.merge, args.output)
+        print("\n".join(headline(summary)))
+        return
     source = load_source(args.data, "test", limit=args.images, seed=0)
     images = np.stack([image.numpy() for image, _ in source.dataset])
     args.output.mkdir(parents=True, exist_ok=True)
@@ -47,6 +58,20 @@ def main() -> None:
                                       f"--block-sizes {args.block_sizes} --schemes {args.schemes}")
     print("\n".join(headline(summary)))
     print(f"\n{time.perf_counter() - start:.0f} s; wrote {args.output}/report.md, report.json and picture grids")
+
+
+def merge(parts: list[Path], output: Path) -> dict:
+    """One report of several: results in the order given, each part's grids copied beside it."""
+    summaries = [json.loads((part / "report.json").read_text()) for part in parts]
+    summary = {**summaries[0], "results": [r for s in summaries for r in s["results"]],
+               "command": " && ".join(s["command"] for s in summaries if s.get("command"))}
+    output.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        for grid in part.glob("grid_*.png"):
+            shutil.copyfile(grid, output / grid.name)
+    (output / "report.json").write_text(json.dumps(summary, indent=1))
+    (output / "report.md").write_text(markdown(summary))
+    return summary
 
 
 if __name__ == "__main__":
