@@ -41,3 +41,19 @@ def test_entropy():
     uniform = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1)
     assert histogram_entropy(uniform) == [pytest.approx(8.0)]
     assert histogram_entropy(np.zeros((1, 4, 4, 2), np.uint8)) == [0.0, 0.0]
+
+
+def test_best_global_ssim_undoes_one_symmetry_and_polarity_for_the_whole_set(rng):
+    from keras_lie.security.metrics import best_global_ssim, gray
+
+    plain = np.repeat(np.cumsum(rng.integers(0, 9, (70, 12, 12, 1)), axis=2), 3, axis=-1).clip(0, 255).astype(np.uint8)
+    grey = gray(plain)
+    score, which = best_global_ssim(plain, 255.0 - np.rot90(grey, 1, axes=(1, 2))[:, :, ::-1])
+    assert score == pytest.approx(1.0) and which.endswith("mirror, negative")
+    # One choice for the set: images oriented differently cannot all be undone.
+    mixed = grey.copy()
+    mixed[::2] = mixed[::2, ::-1]
+    assert best_global_ssim(plain, mixed)[0] < 0.99
+    # Non-square images never get a transposing symmetry.
+    wide = plain[:, :6]
+    assert best_global_ssim(wide, gray(wide)[:, ::-1, ::-1])[1] == "rotate 180"
