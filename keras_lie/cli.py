@@ -316,6 +316,23 @@ def _add_training_commands(commands) -> None:
     security.add_argument("--output", "-o", type=Path, required=True, help="report folder")
     security.set_defaults(handler=_security)
 
+    predict = commands.add_parser(
+        "predict", help="classify encrypted images with a trained model (the operator)",
+        description="Class names and probabilities for encrypted image files or folders, from a model trained "
+                    "by `keras-lie train` (its run folder gives the class names). Folders written by `keras-lie "
+                    "encrypt` are checked against the model's scheme and key; images that look plain are refused.",
+    )
+    predict.add_argument("images", nargs="+", type=Path, help="encrypted image files or folders")
+    predict.add_argument("--model", type=Path, required=True, help="the trained model (.keras)")
+    predict.add_argument("--top", type=int, default=1, help="classes per image, most probable first")
+    predict.add_argument("--format", choices=("csv", "json"), default="csv", help="output format")
+    predict.add_argument("--output", "-o", type=Path, help="write to this file (default: standard output)")
+    predict.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
+    predict.add_argument("--batch-size", type=int, default=64, help="images per model call")
+    predict.add_argument("--not-plain", action="store_true",
+                         help="the images are encrypted though they look plain (skip that check)")
+    predict.set_defaults(handler=_predict)
+
     export = commands.add_parser(
         "export", help="export a classifier (or the camera's encryptor) as a SavedModel or TFLite file",
         description="Export a .keras classifier for serving encrypted images, or, with --encryptor, the "
@@ -552,6 +569,58 @@ def _export(args) -> int:
         return 0
     path = export(model, args.output, overwrite=args.overwrite, class_names=class_names)
     print(f"Wrote SavedModel {path} ({json.dumps(read_export_metadata(path))}).")
+    return 0
+
+
+def _predict(args) -> int:
+    import csv
+    import io
+
+    import numpy as np
+
+    from keras_lie._files import IMAGE_SUFFIXES, atomic_write_bytes
+    from keras_lie.files import read_image
+    from keras_lie.manifest import MANIFEST_NAME, read_manifest
+    from keras_lie.models import check_data, predict_classes
+
+    model = _load_model(args.model)
+    files = []
+    for path in args.images:
+        if not path.exists():
+            raise KerasLieError(f"{path} does not exist.")
+        if path.is_dir():
+            manifest = read_manifest(path)
+            if manifest is not None:
+                check_data(model, encrypted=True, manifest=manifest)  # another scheme or key: refused
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                           and not p.name.startswith(".") and p.name != MANIFEST_NAME)
+            if not found:
+                raise KerasLieError(f"{path} holds no image files ({', '.join(IMAGE_SUFFIXES)}).")
+            files += found
+        else:
+            files.append(path)
+    images = [read_image(path) for path in files]
+    if len({image.shape for image in images}) > 1:
+        raise KerasLieError("The images have several sizes; the model takes one (its training size).")
+    results = predict_classes(model, np.stack(images), class_names=_run_class_names(args.model), top=args.top,
+                              batch_size=args.batch_size, check_plain=not args.not_plain)
+    if args.format == "json":
+        text = json.dumps([{"file": str(path), "predictions": [{"class": name, "probability": round(p, 6)}
+                                                               for name, p in ranked]}
+                           for path, ranked in zip(files, results, strict=True)], indent=1) + "\n"
+    else:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["file"] + [f"{field}_{k + 1}" if args.top > 1 else field
+                                    for k in range(args.top) for field in ("class", "probability")])
+        for path, ranked in zip(files, results, strict=True):
+            writer.writerow([str(path)] + [value for name, p in ranked for value in (name, f"{p:.6f}")])
+        text = buffer.getvalue()
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        atomic_write_bytes(args.output, text.encode(), overwrite=args.overwrite)
+        print(f"Wrote predictions for {len(files)} image(s) to {args.output}.")
     return 0
 
 

@@ -397,3 +397,62 @@ def test_commands_print_no_tensorflow_log_lines(tmp_path):
     verbose = subprocess.run(command[:3] + ["--verbose"] + command[3:-1] + [str(tmp_path / "v.png")],
                              capture_output=True, text=True, timeout=300, env=env)
     assert verbose.returncode == 0
+
+
+def test_predict_for_the_operator(tmp_path, capsys):
+    import functools
+    import zipfile
+
+    from keras_lie.models import build_classifier, pyramidnet
+
+    key_path = tmp_path / "k.json"
+    assert run("keygen", "--scheme", "learnable", "--block-size", "4", "-o", key_path) == 0
+    key = load_key(key_path)
+    model = build_classifier(key, backbone=functools.partial(pyramidnet, depth=8, alpha=8), input_shape=(32, 32, 3),
+                             num_classes=3)
+    run_folder = tmp_path / "run"
+    run_folder.mkdir()
+    model.save(run_folder / "last.keras")
+    (run_folder / "results.json").write_text(json.dumps({"metadata": {"class_names": ["cat", "dog", "frog"]}}))
+    # Natural images (smooth across block boundaries) where the shared zip has them, else smooth ramps.
+    from conftest import shared_dir
+
+    archive = shared_dir() / "data" / "cifar10-jpeg.zip"
+    if archive.is_file():
+        import io
+
+        from PIL import Image
+        with zipfile.ZipFile(archive) as z:
+            names = sorted(n for n in z.namelist() if n.startswith("cifar10/test/") and n.endswith(".jpg"))[:6]
+            plain = np.stack([np.asarray(Image.open(io.BytesIO(z.read(n))).convert("RGB")) for n in names])
+    else:
+        ramp = np.linspace(0, 255, 32)
+        plain = np.stack([np.stack([np.add.outer(ramp * (k + 1) / 7, ramp / 3).clip(0, 255)] * 3, -1)
+                          for k in range(6)]).astype(np.uint8)
+    plain_dir, encrypted_dir = tmp_path / "frames", tmp_path / "encrypted"
+    for i, image in enumerate(plain):
+        write_png(plain_dir / f"{i}.png", image)
+    assert run("encrypt", "--key", key_path, plain_dir, encrypted_dir, "--quiet") == 0
+    capsys.readouterr()
+    assert run("predict", "--model", run_folder / "last.keras", "--top", "2", encrypted_dir) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert rows[0] == "file,class_1,probability_1,class_2,probability_2" and len(rows) == 7
+    first = rows[1].split(",")
+    assert first[1] in ("cat", "dog", "frog") and 0 <= float(first[2]) <= 1 and float(first[2]) >= float(first[4])
+    out = tmp_path / "p.json"
+    assert run("predict", "--model", run_folder / "last.keras", "--format", "json", "-o", out,
+               *sorted(encrypted_dir.glob("*.png"))[:2]) == 0
+    saved = json.loads(out.read_text())
+    assert [entry["file"] for entry in saved] == [str(p) for p in sorted(encrypted_dir.glob("*.png"))[:2]]
+    (best,) = saved[0]["predictions"]
+    assert best["class"] in ("cat", "dog", "frog") and 0 < best["probability"] <= 1
+    # Plain frames for a model of encrypted images: refused with the fix.
+    assert run("predict", "--model", run_folder / "last.keras", plain_dir) == 1
+    assert "look plain" in capsys.readouterr().err
+    # A folder encrypted with another key: refused by its manifest.
+    other = tmp_path / "other.json"
+    assert run("keygen", "--scheme", "learnable", "--block-size", "4", "-o", other) == 0
+    assert run("encrypt", "--key", other, plain_dir, tmp_path / "other_enc", "--quiet") == 0
+    capsys.readouterr()
+    assert run("predict", "--model", run_folder / "last.keras", tmp_path / "other_enc") == 1
+    assert "encrypted with its key" in capsys.readouterr().err

@@ -20,12 +20,14 @@ from keras_lie.models.export import (
     read_export_metadata,
 )
 from keras_lie.models.initialization import initialize_stem_from_data
+from keras_lie.models.predict import boundary_correlation, predict_classes
 from keras_lie.models.pyramidnet import pyramidnet
 from keras_lie.models.tanaka import tanaka_network
 from keras_lie.models.vit import vit
 
 __all__ = [
     "block_input_map",
+    "boundary_correlation",
     "build_classifier",
     "check_data",
     "check_key",
@@ -38,6 +40,7 @@ __all__ = [
     "export_tflite",
     "find_block_stem",
     "initialize_stem_from_data",
+    "predict_classes",
     "from_plain",
     "predict_encrypted",
     "predict_plain",
