@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--block-sizes", default="4,8")
     parser.add_argument("--schemes", default="plain,cat_map,block_shuffle,learnable,ele,etc")
     parser.add_argument("--keys", type=int, default=2, help="fresh keys per scheme and block size")
+    parser.add_argument("--groups", type=int, default=3, help="disjoint image sets attacked per small count")
     parser.add_argument("--output", "-o", type=Path, default=Path("benchmarks/results/security"))
     parser.add_argument("--merge", type=Path, nargs="+", help="join the reports in these folders instead of measuring")
     args = parser.parse_args()
@@ -53,9 +54,9 @@ def main() -> None:
             for m in ([int(m) for m in args.block_sizes.split(",")] if scheme in BLOCK_WISE_SCHEMES + POSITION_KEYED_SCHEMES
                       else [None])
             for _ in range(args.keys if scheme != "plain" else 1)]
-    summary = security_report(images, args.output, keys=keys,
+    summary = security_report(images, args.output, keys=keys, attack_groups=args.groups,
                               command=f"python benchmarks/security_attacks.py --images {args.images} --keys {args.keys} "
-                                      f"--block-sizes {args.block_sizes} --schemes {args.schemes}")
+                                      f"--groups {args.groups} --block-sizes {args.block_sizes} --schemes {args.schemes}")
     print("\n".join(headline(summary)))
     print(f"\n{time.perf_counter() - start:.0f} s; wrote {args.output}/report.md, report.json and picture grids")
 

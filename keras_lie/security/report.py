@@ -57,7 +57,7 @@ def neighbour_key(key: Key) -> Key:
 
 
 def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None = None,
-                    encrypted: np.ndarray | None = None) -> dict:
+                    encrypted: np.ndarray | None = None, attack_groups: int = ATTACK_GROUPS) -> dict:
     """All measurements for one key on uint8 images (N, H, W, C); no pictures.
 
     `leakage_models` maps a stem input mode to a model trained under `key`;
@@ -96,7 +96,7 @@ def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None
                                       "recovered_the_key": probe.key == key}
     if key.scheme in POSITION_KEYED_SCHEMES + ("cat_map",):
         result.update(_decryption_map_attacks(images, encrypted, key))
-    result["ciphertext_only"] = ciphertext_only_curve(images, encrypted, key)
+    result["ciphertext_only"] = ciphertext_only_curve(images, encrypted, key, groups=attack_groups)
     if key.scheme == "learnable":
         estimate = ciphertext_only.estimate_nibble_model(encrypted[:1], key.block_size)
         from keras_lie.security.key_leakage import kernel_leakage, score_nibble_model
@@ -133,20 +133,21 @@ def _decryption_map_attacks(images: np.ndarray, encrypted: np.ndarray, key: Key)
 
 
 def ciphertext_only_curve(images: np.ndarray, encrypted: np.ndarray, key: Key,
-                          counts=ATTACK_IMAGE_COUNTS) -> list[dict]:
+                          counts=ATTACK_IMAGE_COUNTS, groups: int = ATTACK_GROUPS) -> list[dict]:
     """The ciphertext-only attack against the number of encrypted images the attacker holds.
 
-    For each count, up to `ATTACK_GROUPS` disjoint groups of that many images are
+    For each count, up to `groups` disjoint groups of that many images are
     attacked separately and their scores averaged (a few images are a noisy
     sample); a count is exact when every group's reconstruction was. The plain
     scheme gets one row.
     """
     m = attack_block_size(key)
     rows = []
+    most_groups = groups
     for count in counts:
         if count > len(images):
             break
-        groups = max(1, min(ATTACK_GROUPS, len(images) // count))
+        groups = max(1, min(most_groups, len(images) // count))
         outcomes = []
         for g in range(groups):
             part = slice(g * count, (g + 1) * count)
@@ -176,6 +177,7 @@ def security_report(
     leakage_models: list | None = None,
     command: str | None = None,
     seed: int | None = None,
+    attack_groups: int = ATTACK_GROUPS,
 ) -> dict:
     """Evaluate every key (default: fresh keys for each scheme and block size); write the report.
 
@@ -201,7 +203,7 @@ def security_report(
             if key.scheme == "learnable" and _key_of(model) == key.fingerprint
         }
         encrypted = get_scheme(key).encrypt(images)
-        result = evaluate_scheme(images, key, leakage_models=models, encrypted=encrypted)
+        result = evaluate_scheme(images, key, leakage_models=models, encrypted=encrypted, attack_groups=attack_groups)
         name = f"grid_{key.scheme}_m{key.block_size}.png"
         if name not in grids:  # one picture per scheme and block size, drawn with its own throwaway key
             grids[name] = picture_grid(images, key.scheme, key.block_size, output / name)
