@@ -57,7 +57,8 @@ def neighbour_key(key: Key) -> Key:
 
 
 def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None = None,
-                    encrypted: np.ndarray | None = None, attack_groups: int = ATTACK_GROUPS) -> dict:
+                    encrypted: np.ndarray | None = None, attack_groups: int = ATTACK_GROUPS,
+                    attack_counts=ATTACK_IMAGE_COUNTS) -> dict:
     """All measurements for one key on uint8 images (N, H, W, C); no pictures.
 
     `leakage_models` maps a stem input mode to a model trained under `key`;
@@ -96,7 +97,7 @@ def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None
                                       "recovered_the_key": probe.key == key}
     if key.scheme in POSITION_KEYED_SCHEMES + ("cat_map",):
         result.update(_decryption_map_attacks(images, encrypted, key))
-    result["ciphertext_only"] = ciphertext_only_curve(images, encrypted, key, groups=attack_groups)
+    result["ciphertext_only"] = ciphertext_only_curve(images, encrypted, key, attack_counts, groups=attack_groups)
     if key.scheme == "learnable":
         estimate = ciphertext_only.estimate_nibble_model(encrypted[:1], key.block_size)
         from keras_lie.security.key_leakage import kernel_leakage, score_nibble_model
@@ -178,6 +179,7 @@ def security_report(
     command: str | None = None,
     seed: int | None = None,
     attack_groups: int = ATTACK_GROUPS,
+    attack_counts=ATTACK_IMAGE_COUNTS,
 ) -> dict:
     """Evaluate every key (default: fresh keys for each scheme and block size); write the report.
 
@@ -203,7 +205,8 @@ def security_report(
             if key.scheme == "learnable" and _key_of(model) == key.fingerprint
         }
         encrypted = get_scheme(key).encrypt(images)
-        result = evaluate_scheme(images, key, leakage_models=models, encrypted=encrypted, attack_groups=attack_groups)
+        result = evaluate_scheme(images, key, leakage_models=models, encrypted=encrypted, attack_groups=attack_groups,
+                                 attack_counts=attack_counts)
         name = f"grid_{key.scheme}_m{key.block_size}.png"
         if name not in grids:  # one picture per scheme and block size, drawn with its own throwaway key
             grids[name] = picture_grid(images, key.scheme, key.block_size, output / name)
