@@ -43,10 +43,12 @@ import numpy as np
 
 from keras_lie.blocks import block_grid, estimate_upper_nibbles, from_block_grid, nibbles
 from keras_lie.errors import ImageShapeError, KerasLieError
+from keras_lie.security.ciphertext_only_cat_map import reconstruct_cat_map
+from keras_lie.security.ciphertext_only_ele import reconstruct_ele
+from keras_lie.security.ciphertext_only_etc import reconstruct_etc
 from keras_lie.security.result import Reconstruction
 
 RECONSTRUCTABLE_SCHEMES = ("plain", "cat_map", "block_shuffle", "learnable", "ele", "etc")
-WHOLE_IMAGE_SCHEMES = ("plain", "cat_map")  # no block size
 _CHUNK = 2048  # blocks per chunk when averaging over symbol pairs (bounds memory)
 
 
@@ -101,18 +103,12 @@ def reconstruct_from_ciphertexts(encrypted_images, scheme: str, block_size: int 
         images = x.astype(np.float64)
         return Reconstruction(images, images, (), 256, colour=True)
     if scheme == "cat_map":
-        from keras_lie.security.ciphertext_only_cat_map import reconstruct_cat_map
-
         return reconstruct_cat_map(x, seed=seed)
     if block_size is None:
         raise KerasLieError(f"The {scheme} attack needs the block size M (the attacker tries each in turn).")
     if scheme == "ele":
-        from keras_lie.security.ciphertext_only_ele import reconstruct_ele
-
         return reconstruct_ele(x, int(block_size), seed=seed)
     if scheme == "etc":
-        from keras_lie.security.ciphertext_only_etc import reconstruct_etc
-
         return reconstruct_etc(x, int(block_size), seed=seed)
     return _reconstruct_one_key_for_all_blocks(x, scheme, int(block_size), seed)
 
