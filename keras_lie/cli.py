@@ -245,9 +245,10 @@ def _add_training_commands(commands) -> None:
     train.add_argument("--restart", action="store_true",
                        help="start over in --output, discarding a run there (a run with other settings is "
                             "refused otherwise)")
-    train.add_argument("--recalibrate-batch-norm", type=int, default=0, metavar="BATCHES",
+    train.add_argument("--recalibrate-batch-norm", type=int, default=None, metavar="BATCHES",
                        help="after training, set batch normalisation's statistics from this many training "
-                            "batches (worth several points after short runs; 0: keep the moving averages)")
+                            "batches (default: one pass over the training set, worth several points after short "
+                            "runs; 0: keep the moving averages; multi-worker runs keep them)")
     add_budget_options(train)
     train.set_defaults(handler=_train)
 
@@ -387,11 +388,14 @@ def _train(args) -> int:
     scheme_name = scheme_name or "plain"
     print(f"Settings: {settings}")
     strategy = make_strategy(args.distribute)
+    recalibration = args.recalibrate_batch_norm
+    if recalibration is None:  # one pass over the training set; short runs' moving averages are biased
+        recalibration = 0 if args.distribute == "multi-worker" else -(-train_source.size // settings.batch_size)
     model, results = _naming_bad_files(
         (train_source, test_source),
         lambda: run_configuration(settings, train_source, test_source, scheme_name, args.output, stem={},
                                   stem_input_mode=args.stem_input, key=key, verbose=_progress_verbosity(),
-                                  recalibrate_batch_norm_steps=args.recalibrate_batch_norm, restart=args.restart,
+                                  recalibrate_batch_norm_steps=recalibration, restart=args.restart,
                                   strategy=strategy),
     )
     if not is_chief(strategy):  # another worker of a multi-worker run: the chief saves the model
