@@ -394,9 +394,6 @@ def test_commands_print_no_tensorflow_log_lines(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0 and done.stderr == "", done.stderr[-2000:]
-    verbose = subprocess.run(command[:3] + ["--verbose"] + command[3:-1] + [str(tmp_path / "v.png")],
-                             capture_output=True, text=True, timeout=300, env=env)
-    assert verbose.returncode == 0
 
 
 def test_predict_for_the_operator(tmp_path, capsys):
