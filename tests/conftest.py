@@ -79,6 +79,37 @@ def image_zip(image_tree, tmp_path):
     return zip_tree(image_tree, tmp_path / "tiny.zip")
 
 
+@pytest.fixture(scope="session")
+def cifar_test_images() -> np.ndarray:
+    """120 CIFAR-10 test images drawn afresh every run (images no test tuned on); skips without the shared zip."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    archive = shared_dir() / "data" / "cifar10-jpeg.zip"
+    if not archive.is_file():
+        pytest.skip(f"CIFAR-10 zip not found at {archive}; put the shared folder beside the project")
+    with zipfile.ZipFile(archive) as z:
+        names = sorted(n for n in z.namelist() if n.startswith("cifar10/test/") and n.endswith(".jpg"))
+        picks = np.random.default_rng().choice(len(names), 120, replace=False)
+        return np.stack([np.asarray(Image.open(io.BytesIO(z.read(names[i]))).convert("RGB")) for i in picks])
+
+
+def true_block_means(images, block_size: int) -> np.ndarray:
+    """(N, H, W): every M x M block replaced by its true grey mean, the best a brightness-only attack can give."""
+    from keras_lie.security.ciphertext_only import reconstruct_block_means
+
+    return reconstruct_block_means(images, block_size)
+
+
+def true_block_means_ssim(images, block_size: int) -> float:
+    """Grey SSIM of `true_block_means`: the reference every ciphertext-only attack must beat."""
+    from keras_lie.security.metrics import gray, ssim
+
+    return ssim(gray(images)[..., None], true_block_means(images, block_size)[..., None])
+
+
 @pytest.fixture
 def cifar_zip() -> Path:
     path = shared_dir() / "data" / "cifar10-jpeg.zip"

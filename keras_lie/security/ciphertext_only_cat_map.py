@@ -65,7 +65,7 @@ import itertools
 import numpy as np
 
 from keras_lie.errors import ImageShapeError
-from keras_lie.security.result import Reconstruction
+from keras_lie.security.result import Reconstruction, encrypted_batch
 
 _CANDIDATES = 16  # strongest autocorrelation offsets (up to sign) tried as the torus's generators
 _CUTS = 3  # most likely cuts per axis and class, decided jointly with the seams
@@ -95,10 +95,8 @@ def reconstruct_cat_map(encrypted_images, *, seed: int = 0) -> Reconstruction:
         ImageShapeError: for a shape other than (N, H, W, C) / (H, W, C) with min(H, W) >= 2.
     """
     del seed
-    x = np.asarray(encrypted_images)
-    if x.ndim == 3:
-        x = x[None]
-    if x.ndim != 4 or x.shape[0] == 0 or min(x.shape[1], x.shape[2]) < 2:
+    x = encrypted_batch(encrypted_images)
+    if min(x.shape[1], x.shape[2]) < 2:
         raise ImageShapeError(f"Expected encrypted images (N, H, W, C) with H, W >= 2, got shape "
                               f"{np.asarray(encrypted_images).shape}.")
     source = recover_layout(x)  # (H, W): flat encrypted position shown at each plain position

@@ -46,7 +46,7 @@ import numpy as np
 from keras_lie.blocks import block_grid, correlation, estimate_upper_nibbles_per_position, nibbles
 from keras_lie.errors import ImageShapeError
 from keras_lie.security.jigsaw import solve_block_jigsaw
-from keras_lie.security.result import Reconstruction
+from keras_lie.security.result import Reconstruction, encrypted_batch
 
 # Correlation of upper nibbles between two pixels at distance r (same channel), fitted by least squares
 # on 3,000 public CIFAR-10 training images at M = 8: (1 + (r / 1.8)^2)^-0.275 (0.93 at r = 1, 0.69 at r = 3).
@@ -70,11 +70,7 @@ def reconstruct_ele(encrypted_images, block_size: int, *, seed: int = 0) -> Reco
         A `Reconstruction` with 16 grey levels (the upper nibbles), the grey picture repeated in
         every channel (`colour=False`); see the module docstring for the method.
     """
-    x = np.asarray(encrypted_images)
-    if x.ndim == 3:
-        x = x[None]
-    if x.ndim != 4 or x.shape[0] == 0:
-        raise ImageShapeError(f"Expected encrypted images (N, H, W, C), got shape {np.asarray(encrypted_images).shape}.")
+    x = encrypted_batch(encrypted_images)
     n, h, w, c = x.shape
     m = int(block_size)
     if m < 1 or h % m or w % m:

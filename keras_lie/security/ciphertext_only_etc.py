@@ -34,7 +34,7 @@ import numpy as np
 
 from keras_lie.errors import ImageShapeError
 from keras_lie.security.jigsaw import JigsawSolution, orient, solve_block_jigsaw
-from keras_lie.security.result import Reconstruction
+from keras_lie.security.result import Reconstruction, encrypted_batch
 
 AMBIGUITIES = ("global orientation (one symmetry of the square for the whole set)",
                "global polarity (x or 255 - x for the whole set)",
@@ -61,11 +61,7 @@ def reconstruct_etc(encrypted_images, block_size: int, *, seed: int = 0) -> Reco
     >>> recon.grey.shape == encrypted.shape[:3]
     True
     """
-    x = np.asarray(encrypted_images)
-    if x.ndim == 3:
-        x = x[None]
-    if x.ndim != 4 or x.shape[0] == 0:
-        raise ImageShapeError(f"Expected encrypted images (N, H, W, C), got shape {np.asarray(encrypted_images).shape}.")
+    x = encrypted_batch(encrypted_images)
     n, height, width, channels = x.shape
     m = block_size
     if m < 1 or height % m or width % m:

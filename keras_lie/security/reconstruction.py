@@ -46,7 +46,7 @@ from keras_lie.errors import ImageShapeError, KerasLieError
 from keras_lie.security.ciphertext_only_cat_map import reconstruct_cat_map
 from keras_lie.security.ciphertext_only_ele import reconstruct_ele
 from keras_lie.security.ciphertext_only_etc import reconstruct_etc
-from keras_lie.security.result import Reconstruction
+from keras_lie.security.result import Reconstruction, encrypted_batch
 
 RECONSTRUCTABLE_SCHEMES = ("plain", "cat_map", "block_shuffle", "learnable", "ele", "etc")
 _CHUNK = 2048  # blocks per chunk when averaging over symbol pairs (bounds memory)
@@ -91,11 +91,7 @@ def reconstruct_from_ciphertexts(encrypted_images, scheme: str, block_size: int 
     >>> recon.grey.shape == encrypted.shape[:3]
     True
     """
-    x = np.asarray(encrypted_images)
-    if x.ndim == 3:
-        x = x[None]
-    if x.ndim != 4 or x.shape[0] == 0:
-        raise ImageShapeError(f"Expected encrypted images (N, H, W, C), got shape {np.asarray(encrypted_images).shape}.")
+    x = encrypted_batch(encrypted_images)
     if scheme not in RECONSTRUCTABLE_SCHEMES:
         raise KerasLieError(f"No ciphertext-only attack for scheme {scheme!r}; "
                             f"choose one of {', '.join(RECONSTRUCTABLE_SCHEMES)}.")
@@ -280,7 +276,10 @@ def _anneal(pairs, d: int, rng: np.random.Generator, steps: int) -> np.ndarray:
     for step in range(steps):
         temperature = scale * 0.003 ** (step / steps)
         delta = _swap_deltas(pairs, placement)[upper]
-        weights = np.exp(-np.maximum(delta, 0) / temperature)
+        uphill = np.maximum(delta, 0)
+        # Relative to the cheapest move, so that at a local minimum and a low temperature the weights
+        # do not all underflow to zero (which made p NaN).
+        weights = np.exp(-(uphill - uphill.min()) / temperature)
         k = rng.choice(len(weights), p=weights / weights.sum())
         r, s = upper[0][k], upper[1][k]
         placement[[r, s]] = placement[[s, r]]

@@ -1,10 +1,12 @@
-"""What a ciphertext-only reconstruction returns, for every scheme."""
+"""What a ciphertext-only reconstruction takes (a batch of encrypted images) and returns, for every scheme."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import numpy as np
+
+from keras_lie.errors import ImageShapeError
 
 
 @dataclasses.dataclass
@@ -52,3 +54,17 @@ class Reconstruction:
 
 def _to_uint8(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+def encrypted_batch(encrypted_images) -> np.ndarray:
+    """The encrypted images as a non-empty (N, H, W, C) array; a single (H, W, C) image becomes a batch of one.
+
+    Raises:
+        ImageShapeError: for any other shape.
+    """
+    x = np.asarray(encrypted_images)
+    if x.ndim == 3:
+        x = x[None]
+    if x.ndim != 4 or x.shape[0] == 0:
+        raise ImageShapeError(f"Expected encrypted images (N, H, W, C), got shape {np.asarray(encrypted_images).shape}.")
+    return x

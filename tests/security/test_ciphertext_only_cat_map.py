@@ -7,8 +7,6 @@ more 32 x 32 images every grey image came back exactly (100 of 100 draws of 10 a
 20), and the colours too, up to the channel order; from 5 images, 94 of 100.
 """
 
-import io
-import zipfile
 
 import numpy as np
 import pytest
@@ -19,31 +17,9 @@ from keras_lie.keys import generate_key
 from keras_lie.security.ciphertext_only_cat_map import reconstruct_cat_map
 from keras_lie.security.metrics import global_symmetries, gray, ssim
 
-from conftest import shared_dir
+from conftest import true_block_means_ssim
 
 COUNT = 20  # images per draw
-
-
-@pytest.fixture(scope="module")
-def cifar_test_images():
-    archive = shared_dir() / "data" / "cifar10-jpeg.zip"
-    if not archive.is_file():
-        pytest.skip(f"CIFAR-10 zip not found at {archive}; put the shared folder beside the project")
-    from PIL import Image
-
-    with zipfile.ZipFile(archive) as z:
-        names = sorted(n for n in z.namelist() if n.startswith("cifar10/test/") and n.endswith(".jpg"))
-        picks = np.random.default_rng().choice(len(names), 120, replace=False)  # images no test tuned on
-        return np.stack([np.asarray(Image.open(io.BytesIO(z.read(names[i]))).convert("RGB")) for i in picks])
-
-
-def block_mean_ssim(plain, m: int = 4) -> float:
-    """SSIM of the 'true block means' picture: every m x m block replaced by its true grey mean."""
-    g = gray(plain)
-    n, h, w = g.shape
-    means = g.reshape(n, h // m, m, w // m, m).mean(axis=(2, 4))
-    picture = np.repeat(np.repeat(means, m, axis=1), m, axis=2)
-    return ssim(g[..., None], picture[..., None])
 
 
 def matches_up_to_symmetry(recovered, target, channel_shifts: int = 1) -> bool:
@@ -68,7 +44,7 @@ def test_grey_and_colour_come_back_exactly_from_twenty_images(cifar_test_images)
     grey = recovered.images.mean(axis=-1)
     score = max(ssim(gray(x)[..., None], candidate[..., None]) for _, candidate in global_symmetries(grey))
     # The true 4 x 4 block means score about 0.5 on CIFAR-10 (0.48 to 0.54 measured); the attack is exact (SSIM 1).
-    assert score >= block_mean_ssim(x) + 0.3
+    assert score >= true_block_means_ssim(x, 4) + 0.3
     assert score >= 0.99
     assert matches_up_to_symmetry(grey, gray(x))
     assert recovered.colour

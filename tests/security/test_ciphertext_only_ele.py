@@ -4,39 +4,17 @@ Keys come from the OS CSPRNG in every test (never a seed the code could have see
 test images are drawn at random from the shared zip where it is present.
 """
 
-import io
-import zipfile
 
 import numpy as np
 import pytest
 
 import keras_lie
-from keras_lie.blocks import block_means
 from keras_lie.errors import ImageShapeError
 from keras_lie.keys import generate_key
 from keras_lie.security.ciphertext_only_ele import _corner_starts, _descend, reconstruct_ele
 from keras_lie.security.metrics import best_global_ssim
 
-from conftest import shared_dir
-
-
-@pytest.fixture(scope="module")
-def cifar_test_images():
-    archive = shared_dir() / "data" / "cifar10-jpeg.zip"
-    if not archive.is_file():
-        pytest.skip(f"CIFAR-10 zip not found at {archive}; put the shared folder beside the project")
-    from PIL import Image
-
-    with zipfile.ZipFile(archive) as z:
-        names = sorted(n for n in z.namelist() if n.startswith("cifar10/test/") and n.endswith(".jpg"))
-        picks = np.random.default_rng().choice(len(names), 120, replace=False)  # images no test tuned on
-        return np.stack([np.asarray(Image.open(io.BytesIO(z.read(names[i]))).convert("RGB")) for i in picks])
-
-
-def block_mean_picture(plain: np.ndarray, block_size: int) -> np.ndarray:
-    """Each M x M block replaced by its true grey mean (what a block-level attack could reach at best)."""
-    means = block_means(plain, block_size)
-    return np.kron(means, np.ones((1, block_size, block_size)))
+from conftest import true_block_means
 
 
 def test_descend_tracks_the_objective():
@@ -81,7 +59,7 @@ def test_ele_falls_to_ciphertexts_alone(cifar_test_images):
     assert recovered.images.shape == x.shape and recovered.levels == 16 and not recovered.colour
     assert "global inversion" in recovered.ambiguities and "global symmetry" in recovered.ambiguities
     score, _ = best_global_ssim(x, recovered.grey.astype(np.float64))
-    baseline, _ = best_global_ssim(x, block_mean_picture(x, 4))
+    baseline, _ = best_global_ssim(x, true_block_means(x, 4))
     assert score >= 0.9
     assert score >= baseline + 0.3
 

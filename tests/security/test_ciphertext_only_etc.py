@@ -4,9 +4,7 @@ Keys come from the OS CSPRNG (never a seed the attack was tuned on); CIFAR-10 te
 drawn at random from the shared zip where it is present.
 """
 
-import io
 import itertools
-import zipfile
 
 import numpy as np
 import pytest
@@ -15,31 +13,9 @@ import keras_lie
 from keras_lie.errors import ImageShapeError
 from keras_lie.keys import generate_key
 from keras_lie.security.ciphertext_only_etc import reconstruct_etc
-from keras_lie.security.metrics import best_global_ssim, global_symmetries, gray, ssim
+from keras_lie.security.metrics import best_global_ssim, global_symmetries
 
-from conftest import shared_dir
-
-
-@pytest.fixture(scope="module")
-def cifar_test_images():
-    archive = shared_dir() / "data" / "cifar10-jpeg.zip"
-    if not archive.is_file():
-        pytest.skip(f"CIFAR-10 zip not found at {archive}; put the shared folder beside the project")
-    from PIL import Image
-
-    with zipfile.ZipFile(archive) as z:
-        names = sorted(n for n in z.namelist() if n.startswith("cifar10/test/") and n.endswith(".jpg"))
-        picks = np.random.default_rng().choice(len(names), 40, replace=False)  # images no test tuned on
-        return np.stack([np.asarray(Image.open(io.BytesIO(z.read(names[i]))).convert("RGB")) for i in picks])
-
-
-def block_mean_ssim(plain, m: int) -> float:
-    """SSIM of the picture that replaces every M x M block by its true grey mean (the thumbnail attacks' ceiling)."""
-    grey = gray(plain)
-    n, h, w = grey.shape
-    means = grey.reshape(n, h // m, m, w // m, m).mean(axis=(2, 4), keepdims=True)
-    picture = np.broadcast_to(means, (n, h // m, m, w // m, m)).reshape(n, h, w)
-    return ssim(grey[..., None], picture[..., None])
+from conftest import true_block_means_ssim
 
 
 def colour_exact_share(plain, images) -> float:
@@ -63,7 +39,7 @@ def test_many_images_give_the_exact_pictures(cifar_test_images, block_size, coun
     score, _ = best_global_ssim(plain, recovered.grey)
     # Measured: exact (grey SSIM 0.9998, the rest is rounding) from 20 images at M = 4 and 3 at M = 8.
     assert score >= 0.99
-    assert score >= block_mean_ssim(plain, block_size) + 0.3
+    assert score >= true_block_means_ssim(plain, block_size) + 0.3
     assert colour_exact_share(plain, recovered.images) >= 0.99  # colours too, one channel order for the set
 
 
@@ -76,7 +52,7 @@ def test_few_images_beat_the_block_means(cifar_test_images):
         key = generate_key("etc", block_size=8, image_size=plain.shape[1:3])
         recovered = reconstruct_etc(np.asarray(keras_lie.encrypt(plain, key)), 8)
         scores.append(best_global_ssim(plain, recovered.grey)[0])
-        baselines.append(block_mean_ssim(plain, 8))
+        baselines.append(true_block_means_ssim(plain, 8))
     assert np.median(scores) >= 0.9
     assert np.median(scores) >= np.median(baselines) + 0.3
 
