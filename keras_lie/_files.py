@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -14,6 +15,8 @@ from keras_lie.errors import KerasLieError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 # A file created here, never an existing one or through a symbolic link.
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+# The temporary files of `atomic_write_bytes`/`atomic_write_batch`: the target's name hidden, 12 hex digits.
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
 # Why an image with an alpha channel is refused (the one channel rule of `encrypt` and training data).
 ALPHA_ADVICE = ("it has an alpha channel, which would be dropped; flatten it onto a background first "
                 "(e.g. `magick in.png -background white -alpha remove out.png`)")
@@ -69,24 +72,61 @@ def atomic_write_batch(
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             return tmp_name, None
-        except (OSError, KerasLieError) as error:
+        except BaseException as error:
             if tmp_name is not None:
                 _remove(tmp_name)
-            return None, error
+            if isinstance(error, (OSError, KerasLieError)):
+                return None, error
+            raise
 
-    staged = list(executor.map(stage, items) if executor is not None else map(stage, items))
-    outcomes: list[BaseException | None] = [error for _, error in staged]
-    if any(tmp_name for tmp_name, _ in staged):
-        os.sync()
-    for index, ((tmp_name, _), (path, _)) in enumerate(zip(staged, items, strict=True)):
-        if tmp_name is None:
-            continue
-        try:
-            os.replace(tmp_name, path)
-        except OSError as error:
-            outcomes[index] = error
-            _remove(tmp_name)
+    if executor is None:
+        executor = _InlineExecutor()
+    futures: list[concurrent.futures.Future] = []
+    renamed = 0
+    try:
+        for item in items:
+            futures.append(executor.submit(stage, item))
+        staged = [future.result() for future in futures]
+        outcomes: list[BaseException | None] = [error for _, error in staged]
+        if any(tmp_name for tmp_name, _ in staged):
+            os.sync()
+        for index, ((tmp_name, _), (path, _)) in enumerate(zip(staged, items, strict=True)):
+            if tmp_name is not None:
+                try:
+                    os.replace(tmp_name, path)
+                except OSError as error:
+                    outcomes[index] = error
+                    _remove(tmp_name)
+            renamed = index + 1
+    except BaseException:
+        # Interrupted (Ctrl-C): take back every temporary file not yet renamed, so none is left behind.
+        for future in futures:
+            future.cancel()
+        concurrent.futures.wait(futures)
+        for future in futures[renamed:]:
+            if not future.cancelled() and future.exception() is None and future.result()[0]:
+                _remove(future.result()[0])
+        raise
     return outcomes
+
+
+class _InlineExecutor(concurrent.futures.Executor):
+    """Runs each task at once in the calling thread (the executor of `atomic_write_batch` without one)."""
+
+    def submit(self, function, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        try:
+            future.set_result(function(*args, **kwargs))
+        except BaseException as error:
+            future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+        return future
+
+
+def is_own_temporary(name: str) -> bool:
+    """Whether a file name is one of `atomic_write_*`'s temporary files (`.NAME.<12 hex>.tmp`)."""
+    return _TEMPORARY.fullmatch(name) is not None
 
 
 def write_new_files(

@@ -189,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
             help="for sides that are not multiples of the block size (default: error)",
         )
         sub.add_argument("--overwrite", action="store_true", help="replace existing output files")
+        sub.add_argument("--resume", action="store_true",
+                         help="finish an interrupted run into DST: keep the outputs that are complete, "
+                              "write the missing ones")
         sub.add_argument("--max-pixels", type=int, default=None, metavar="N",
                          help="refuse images over N pixels, read from the header before decoding "
                               "(default: 50,000,000; 0: no limit)")
@@ -449,6 +452,7 @@ def _reproduce(args) -> int:
         args.preset, output_dir=args.output, **_overrides(args), schemes=tuple(s.strip() for s in args.schemes.split(",")),
         stem_modes=tuple(s.strip() for s in args.stem_inputs.split(",")), data_dir=args.data_dir,
         recalibrate_batch_norm=not args.no_recalibration, strategy=make_strategy(args.distribute),
+        verbose=_progress_verbosity(),
     )
     from keras_lie.experiments import results_table
 
@@ -706,18 +710,25 @@ def _transform(args) -> int:
         warnings.simplefilter("always", UserWarning)
         report = transform_path(
             args.source, args.destination, load_key(args.key), args.direction,
-            padding=args.padding, overwrite=args.overwrite, progress=not args.quiet and sys.stdout.isatty(),
-            max_pixels=max_pixels,
+            padding=args.padding, overwrite=args.overwrite, resume=args.resume,
+            progress=not args.quiet and sys.stdout.isatty(), max_pixels=max_pixels,
         )
     for warning in caught:
         print(f"keras-lie: warning: {warning.message}", file=sys.stderr)
     verb = "Encrypted" if args.direction == "encrypt" else "Decrypted"
-    if report.written:
+    if report.resumed:
+        removed = (f", removed {report.removed_temporaries} temporary file(s) of the interrupted run"
+                   if report.removed_temporaries else "")
+        print(f"Resumed {args.destination}: {len(report.resumed)} file(s) were complete{removed}; "
+              f"{verb.lower()} {len(report.written)} more.")
+    elif report.written:
         print(f"{verb} {len(report.written)} file(s) into {args.destination}.")
     if report.skipped:
         kinds = ", ".join(sorted({path.suffix.lower() or "(no suffix)" for path in report.skipped}))
         print(f"keras-lie: skipped {len(report.skipped)} file(s) that are not PNG, JPEG, BMP or GIF images ({kinds}).",
               file=sys.stderr)
+    if report.jpeg_note and report.written:
+        print(f"keras-lie: note: {report.jpeg_note}", file=sys.stderr)
     for _path, reason in report.failures:
         print(f"keras-lie: failed: {reason}", file=sys.stderr)
     if report.failures:

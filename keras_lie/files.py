@@ -14,6 +14,7 @@ import functools
 import os
 import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from keras_lie._files import (
     atomic_write_bytes,
     create_staging_folder,
     discard_folder,
+    is_own_temporary,
     publish_folder,
     write_new_files,
 )
@@ -47,6 +49,18 @@ class FileReport:
     failures: list[tuple[Path, str]] = dataclasses.field(default_factory=list)
     manifest: Path | None = None  # the dataset manifest written for an encrypted folder
     skipped: list[Path] = dataclasses.field(default_factory=list)  # files of a folder that are not images
+    resumed: list[Path] = dataclasses.field(default_factory=list)  # outputs already complete (resume=True)
+    removed_temporaries: int = 0  # stale temporary files of an interrupted run removed (resume=True)
+    jpeg_inputs: int = 0  # JPEG files encrypted: their pixels are TensorFlow's decoding of them
+
+    @property
+    def jpeg_note(self) -> str | None:
+        """What decrypting JPEG-sourced outputs gives back, when there were any."""
+        if not self.jpeg_inputs:
+            return None
+        return (f"{self.jpeg_inputs} JPEG input(s) were decoded by TensorFlow (libjpeg-turbo); decrypting gives "
+                "back those pixels exactly, which can differ by a few levels from another program's decoding of "
+                "the same JPEG (Pillow's, say). Compare against read_image(), or keep PNG sources.")
 
     @property
     def ok(self) -> bool:
@@ -165,6 +179,7 @@ def transform_path(
     *,
     padding: str = "error",
     overwrite: bool = False,
+    resume: bool = False,
     progress: bool = False,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> FileReport:
@@ -179,9 +194,18 @@ def transform_path(
     the report with the reason; the others are still written. Encrypting with a
     `plain` key warns (`UserWarning`): it hides nothing.
 
+    Into an existing folder that already holds some of the outputs (an earlier
+    run, perhaps interrupted), nothing is written unless `resume` (write only
+    the missing outputs, keep those that are complete, remove the interrupted
+    run's temporary files) or `overwrite` (write them all again). The manifest
+    of an encrypted folder then describes every output of the source, not just
+    this run's.
+
     Raises:
         ImageFileError: for a problem with the paths themselves (missing source,
-            lossy output name, output inside the input tree).
+            lossy output name, output inside the input tree), or outputs that
+            exist without `resume` or `overwrite`.
+        KeyMismatchError: resuming into a folder encrypted with another key.
     """
     scheme = key if isinstance(key, Scheme) else get_scheme(key)
     if direction not in ("encrypt", "decrypt"):
@@ -206,6 +230,11 @@ def transform_path(
         check_output_path(target)
         pairs = [(source, target)]
     report = FileReport(skipped=skipped)
+    if direction == "encrypt":
+        report.jpeg_inputs = sum(path.suffix.lower() in (".jpg", ".jpeg") for path, _ in pairs)
+    sizes: dict[Path, tuple[int, int]] = {}
+    if source.is_dir() and destination.is_dir() and not overwrite:
+        pairs = _pairs_to_write(scheme, direction, destination, pairs, padding, resume, report, sizes)
     bar = None
     if progress and len(pairs) > 1:
         import keras
@@ -213,9 +242,10 @@ def transform_path(
         bar = keras.utils.Progbar(len(pairs), unit_name="image")
     if not (source.is_dir() and not destination.exists()):
         write = functools.partial(atomic_write_batch, overwrite=overwrite)
-        sizes = _transform_pairs(scheme, direction, pairs, padding, max_pixels, report, bar, write)
-        if source.is_dir() and direction == "encrypt" and report.written:
-            report.manifest = write_manifest(destination, _manifest(scheme, destination, report.written, sizes))
+        sizes.update(_transform_pairs(scheme, direction, pairs, padding, max_pixels, report, bar, write))
+        outputs = report.resumed + report.written
+        if source.is_dir() and direction == "encrypt" and outputs:
+            report.manifest = write_manifest(destination, _manifest(scheme, destination, outputs, sizes))
         return report
     # A new output folder is built hidden beside its place and appears whole, by one rename:
     # no temporary name per file, and never a half-made tree under the name the user gave.
@@ -268,6 +298,67 @@ def check_source_manifest(source: Path, scheme: Scheme, direction: str) -> None:
         )
 
 
+def _pairs_to_write(scheme, direction, destination, pairs, padding, resume, report, sizes) -> list:
+    """The pairs whose output is still to be written into the existing folder `destination`.
+
+    Without `resume`, outputs that exist stop the run with one line that says how
+    many and what to do. With it, outputs whose header has the size this run
+    would write are kept (each was written whole, by a rename), the folder's
+    manifest must name the same key, and the stale temporary files of an
+    interrupted run are removed.
+    """
+    existing = [pair for pair in pairs if pair[1].exists()]
+    if not resume:
+        if existing:
+            raise ImageFileError(
+                f"{len(existing)} of the {len(pairs)} outputs already exist in {destination} (an earlier run, "
+                "perhaps interrupted, wrote them). Add --resume (resume=True) to write only the missing ones, "
+                "or --overwrite (overwrite=True) to write them all again."
+            )
+        return pairs
+    manifest = read_manifest(destination) if direction == "encrypt" else None
+    if manifest is not None and manifest.key_fingerprint not in (None, scheme.key.fingerprint):
+        raise KeyMismatchError(
+            f"{destination} was encrypted with key {manifest.key_fingerprint}, not with the key given "
+            f"({scheme.key.fingerprint}); resuming would mix two keys in one folder. Give the key it was "
+            "made with, or encrypt into a new folder."
+        )
+    for path in destination.rglob(".*"):
+        if path.is_file() and is_own_temporary(path.name):
+            path.unlink(missing_ok=True)
+            report.removed_temporaries += 1
+    remaining = []
+    for pair in pairs:
+        size = _complete_output_size(scheme, direction, pair, padding) if pair in existing else None
+        if size is None:
+            remaining.append(pair)
+        else:
+            report.resumed.append(pair[1])
+            sizes[pair[1]] = size
+    return remaining
+
+
+def _complete_output_size(scheme, direction, pair, padding) -> tuple[int, int] | None:
+    """(H, W) of an existing output that matches what this run would write from its input; else None."""
+    input_path, output_path = pair
+    try:
+        with open(input_path, "rb") as handle:
+            source_start = handle.read(1 << 16)
+            source_header = image_header(source_start)
+        with open(output_path, "rb") as handle:
+            output_header = image_header(handle.read(64))
+    except OSError:
+        return None
+    if source_header is None or output_header is None:
+        return None
+    (width, height, _), (out_width, out_height, _) = source_header, output_header
+    if direction == "encrypt" and padding != "error":
+        height, width = scheme.padded_shape(height, width)
+    if direction == "decrypt":
+        height, width = recorded_original_size(source_start) or (height, width)
+    return (out_height, out_width) if (out_height, out_width) == (height, width) else None
+
+
 def _manifest(scheme: Scheme, root: Path, written: list[Path], sizes: dict) -> DatasetManifest:
     counts: dict[str, dict[str, int]] = {}
     for path in written:
@@ -303,23 +394,32 @@ def _transform_pairs(scheme, direction, pairs, padding, max_pixels, report, bar,
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         while done < len(pairs):
             chunk = pairs[done : done + batch]
-            loaded = list(pool.map(lambda pair: _guarded(pair[0], _load, pair, scheme, max_pixels), chunk))
+            loaded = list(pool.map(lambda pair: _guarded(pair[0], _load, pair, scheme, direction, max_pixels), chunk))
             outputs: list = [None] * len(chunk)
+            recorded: list = [None] * len(chunk)  # (H, W) before padding: written on encrypt, cropped to on decrypt
             errors = [error for _, error in loaded]
             groups: dict[tuple, list[int]] = {}
             for index, (image, error) in enumerate(loaded):
                 if error is None:
+                    image, recorded[index] = image
+                    loaded[index] = (image, None)
                     groups.setdefault(image.shape, []).append(index)
-            for members in groups.values():
+            for shape, members in groups.items():
                 images = np.stack([loaded[i][0] for i in members])
                 result, error = _guarded(None, getattr(scheme, direction), images, padding=padding)
                 for position, index in enumerate(members):
-                    if error is None:
-                        outputs[index] = result[position]
-                    else:
+                    if error is not None:
                         errors[index] = f"{chunk[index][0]}: {error}"
+                    elif direction == "encrypt":
+                        outputs[index] = result[position]
+                        recorded[index] = shape[:2] if result.shape[1:3] != shape[:2] else None
+                    else:
+                        height, width = recorded[index] or shape[:2]
+                        outputs[index] = result[position, :height, :width]
             jobs = [(index, *chunk[index], outputs[index]) for index in range(len(chunk)) if errors[index] is None]
-            encoded = list(pool.map(lambda job: _guarded(job[1], _encode_png, job[2], job[3]), jobs))
+            sizes_to_record = [recorded[job[0]] if direction == "encrypt" else None for job in jobs]
+            encoded = list(pool.map(lambda job, size: _guarded(job[1], _encode_png, job[2], job[3], size),
+                                    jobs, sizes_to_record))
             ready = []
             for (index, input_path, output_path, image), (data, error) in zip(jobs, encoded, strict=True):
                 if error is None:
@@ -372,11 +472,21 @@ def _describe_failure(input_path: Path | None, error: BaseException) -> str:
     return text if input_path is None or str(input_path) in text else f"{input_path}: {text}"
 
 
-def _load(pair, scheme, max_pixels) -> np.ndarray:
+def _load(pair, scheme, direction, max_pixels) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """The input image, and on decrypt the size it had before a padded encryption (None if not padded)."""
     input_path, output_path = pair
     if output_path.exists() and output_path.resolve() == input_path.resolve():
         raise ImageFileError(f"{output_path}: output would overwrite its input; choose another path.")
     image = read_image(input_path, max_pixels=max_pixels)
+    original = None
+    if direction == "decrypt":
+        with open(input_path, "rb") as handle:
+            original = recorded_original_size(handle.read(4096))
+        if original is not None and scheme.padded_shape(*original) != image.shape[:2]:
+            raise ImageFileError(
+                f"{input_path}: records an unpadded size of {original[0]}x{original[1]}, which padding "
+                f"cannot have made into its {image.shape[0]}x{image.shape[1]}; the file was changed after encryption."
+            )
     if image.shape[-1] == 1 and scheme.channels == 3:
         image = np.repeat(image, 3, axis=-1)  # the one rule: greyscale becomes three equal channels, exactly
     if image.shape[-1] in (2, 4) and scheme.channels == image.shape[-1] - 1:
@@ -386,13 +496,46 @@ def _load(pair, scheme, max_pixels) -> np.ndarray:
             f"{input_path}: has {image.shape[-1]} channels but the key is for {scheme.channels}; "
             "convert the image (e.g. to RGB) or use a key made for this channel count."
         )
-    return image
+    return image, original
 
 
-def _encode_png(output_path: Path, image: np.ndarray) -> bytes:
+def _encode_png(output_path: Path, image: np.ndarray, original_size: tuple[int, int] | None = None) -> bytes:
     check_output_path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    return tf.io.encode_png(tf.convert_to_tensor(image, tf.uint8)).numpy()
+    data = tf.io.encode_png(tf.convert_to_tensor(image, tf.uint8)).numpy()
+    return data if original_size is None else _with_original_size(data, *original_size)
+
+
+# An image padded to whole blocks (padding="replicate") carries its own size in its PNG, in a tEXt
+# chunk right after the header, so that decrypting gives back exactly the image that was encrypted.
+_ORIGINAL_SIZE_KEYWORD = b"keras-lie:unpadded-size"
+_PNG_HEADER_END = 33  # 8 bytes of signature, then the IHDR chunk: length, type, 13 bytes, CRC
+
+
+def _with_original_size(png: bytes, height: int, width: int) -> bytes:
+    text = _ORIGINAL_SIZE_KEYWORD + b"\0" + f"{height}x{width}".encode()
+    chunk = struct.pack(">I", len(text)) + b"tEXt" + text + struct.pack(">I", zlib.crc32(b"tEXt" + text))
+    return png[:_PNG_HEADER_END] + chunk + png[_PNG_HEADER_END:]
+
+
+def recorded_original_size(png: bytes) -> tuple[int, int] | None:
+    """The (H, W) a padded encryption recorded in the start of a PNG file (None if none is there)."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    position = 8
+    while position + 8 <= len(png):
+        length, kind = struct.unpack(">I", png[position : position + 4])[0], png[position + 4 : position + 8]
+        if kind == b"IDAT":
+            return None
+        body = png[position + 8 : position + 8 + length]
+        if kind == b"tEXt" and body.startswith(_ORIGINAL_SIZE_KEYWORD + b"\0"):
+            try:
+                height, width = (int(v) for v in body[len(_ORIGINAL_SIZE_KEYWORD) + 1 :].split(b"x"))
+            except ValueError:
+                return None
+            return height, width
+        position += 12 + length
+    return None
 
 
 def _folder_pairs(source: Path, destination: Path, skipped: list[Path]) -> list[tuple[Path, Path]]:

@@ -73,6 +73,7 @@ def train(
     recalibrate_batch_norm_steps: int = 0,
     restart: bool = False,
     verbose: int | str = "auto",
+    callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> tuple[keras.Model, dict]:
     """Train a classifier; return it and a results dict (also written as `results.json`).
 
@@ -108,6 +109,8 @@ def train(
             moving averages). Worth it for short runs, whose moving averages still
             carry their initial values: 5 epochs of 79 steps leave 2% of the
             initial variance 1 in them.
+        verbose: Keras' `fit` verbosity (1: a per-step progress bar, 2: one line per epoch).
+        callbacks: more Keras callbacks for `fit`, after the learning-rate schedule.
 
     Results: `history` covers every epoch, the ones before a resume read back
     from `log.csv`; `wall_time_s` is this call's. With recalibration,
@@ -172,7 +175,8 @@ def train(
                 )
         schedule_fn = learning_rate_schedule(learning_rate, epochs, schedule)
         start = time.perf_counter()
-        callbacks = [keras.callbacks.LearningRateScheduler(schedule_fn), keras.callbacks.TerminateOnNaN()]
+        callbacks = [keras.callbacks.LearningRateScheduler(schedule_fn), keras.callbacks.TerminateOnNaN(),
+                     *(callbacks or ())]
         if writes is not None:
             callbacks += [
                 keras.callbacks.CSVLogger(str(writes / "log.csv"), append=initial_epoch > 0),

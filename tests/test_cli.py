@@ -77,6 +77,21 @@ def test_encrypt_decrypt_folder_round_trips_bit_for_bit(key_path, image_tree, tm
         assert np.array_equal(read_image(decrypted / relative), read_image(original))
 
 
+def test_a_second_run_into_the_folder_says_how_to_resume(key_path, image_tree, tmp_path, capsys):
+    encrypted = tmp_path / "enc"
+    assert run("encrypt", "--key", key_path, image_tree, encrypted, "--quiet") == 0
+    outputs = sorted(encrypted.rglob("*.png"))
+    outputs[0].unlink()  # as if the run had stopped before it
+    capsys.readouterr()
+    assert run("encrypt", "--key", key_path, image_tree, encrypted, "--quiet") == 1
+    err = capsys.readouterr().err
+    n = len(outputs)
+    assert len(err.strip().splitlines()) == 1 and f"{n - 1} of the {n} outputs already exist" in err and "--resume" in err
+    assert run("encrypt", "--key", key_path, image_tree, encrypted, "--quiet", "--resume") == 0
+    assert f"{n - 1} file(s) were complete; encrypted 1 more" in capsys.readouterr().out
+    assert outputs[0].is_file()
+
+
 def test_single_file_and_refusals(key_path, image_tree, tmp_path, capsys):
     source = image_tree / "cat" / "0.png"
     assert run("encrypt", "--key", key_path, source, tmp_path / "one.png") == 0
@@ -121,10 +136,19 @@ def test_wrong_or_missing_key(image_tree, tmp_path, capsys):
     assert "not a keras-lie key" in capsys.readouterr().err
 
 
-def test_padding_option(key_path, tmp_path):
-    write_png(tmp_path / "odd.png", np.full((15, 14, 3), 7, np.uint8))
+def test_padding_option_and_decrypt_crops_back(key_path, tmp_path, rng):
+    original = random_images(rng, (15, 14, 3))
+    write_png(tmp_path / "odd.png", original)
     assert run("encrypt", "--key", key_path, "--padding", "replicate", tmp_path / "odd.png", tmp_path / "e.png") == 0
     assert read_image(tmp_path / "e.png").shape == (16, 16, 3)
+    # The PNG records the unpadded size: decrypting gives back exactly the image that was encrypted.
+    assert run("decrypt", "--key", key_path, tmp_path / "e.png", tmp_path / "d.png") == 0
+    assert np.array_equal(read_image(tmp_path / "d.png"), original)
+    # A record that padding cannot have made is refused, not cropped to.
+    data = (tmp_path / "e.png").read_bytes().replace(b"15x14", b"11x14")
+    (tmp_path / "e2.png").write_bytes(data)
+    assert run("decrypt", "--key", key_path, tmp_path / "e2.png", tmp_path / "d2.png") == 1
+    assert not (tmp_path / "d2.png").exists()
 
 
 def test_help_and_no_command(capsys):

@@ -13,11 +13,18 @@ def test_presets_are_complete():
     assert PAPER_TABLE_I["cifar10"]["learnable"] == 0.863
 
 
-def test_quick_reproduce_on_a_tiny_zip(image_zip, tmp_path):
-    summary = reproduce(
-        "quick", output_dir=tmp_path, data=str(image_zip), epochs=1, batch_size=4,
-        schemes=("plain", "cat_map", "block_shuffle", "learnable"), verbose=0,
-    )
+def test_quick_reproduce_on_a_tiny_zip(image_zip, tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="keras_lie"):
+        summary = reproduce(
+            "quick", output_dir=tmp_path, data=str(image_zip), epochs=1, batch_size=4,
+            schemes=("plain", "cat_map", "block_shuffle", "learnable"), verbose=2,
+        )
+    # Progress: one line per epoch with the row, the epoch and the table's time left.
+    lines = [record.getMessage() for record in caplog.records if " epoch " in record.getMessage()]
+    assert len(lines) == 6 and lines[0].startswith("row 1/6 epoch 1/1: loss ") and "about" in lines[0]
+    assert "table 100% done" in lines[-1]
     rows = {row["row"]: row for row in summary["rows"]}
     assert set(rows) == {"plain", "cat_map", "block_shuffle", "learnable-bytes", "learnable-nibbles",
                          "learnable-recipe"}
@@ -48,6 +55,24 @@ def test_extended_reproduce_trains_ele_and_etc_rows(image_zip, tmp_path):
     assert reference["augment"] is False and reference["stem_data_init"] is True
     assert json.loads((tmp_path / "ele-vit" / "results.json").read_text())["metadata"]["stem_data_init"] is True
     assert "| extended learnable (ELE) | no adaptation | pyramidnet | bytes |" in (tmp_path / "results.md").read_text()
+
+
+def test_table_progress_estimates_the_time_left(caplog, monkeypatch):
+    import importlib
+    import logging
+
+    module = importlib.import_module("keras_lie.experiments.reproduce")
+    now = [0.0]
+    monkeypatch.setattr(module.time, "perf_counter", lambda: now[0])
+    progress = module.TableProgress(rows=3, epochs=4)
+    progress.row = 1
+    with caplog.at_level(logging.INFO, logger="keras_lie"):
+        progress.on_epoch_begin(2)  # resumed at epoch 3 of row 2: rows before it and two epochs are done
+        now[0] = 90.0
+        progress.on_epoch_end(2, {"loss": 1.5, "accuracy": 0.25, "lr": 0.1})
+    (message,) = [record.getMessage() for record in caplog.records]
+    # 7 of 12 epochs done; 90 s per epoch trained here, 5 left: about 8 min.
+    assert message == "row 2/3 epoch 3/4: loss 1.5000 accuracy 0.2500 | table 58% done, about 8 min left"
 
 
 def test_figure_png(tmp_path, rng):

@@ -56,6 +56,7 @@ def test_transform_path_report_and_jpeg_input(tmp_path, rng):
     (source / "a" / "notes.txt").write_text("not an image")  # ignored: not an image suffix
     report = transform_path(source, tmp_path / "out", key)
     assert report.ok and report.written == [tmp_path / "out" / "a" / "x.png"]
+    assert report.jpeg_inputs == 1 and "decoded by TensorFlow" in report.jpeg_note  # said, not silent
     # A JPEG input is fine (it is the plain image); the output is PNG.
     decoded = read_image(source / "a" / "x.jpg")
     assert np.array_equal(read_image(report.written[0]), get_scheme(key).encrypt(decoded))
@@ -223,3 +224,64 @@ def test_a_failed_write_names_the_output(image_tree, tmp_path, monkeypatch):
     report = transform_path(image_tree / "train" / "cat" / "0000.png", tmp_path / "out", BlockShuffleKey.generate(4))
     (_, reason), = report.failures
     assert f"cannot write {tmp_path / 'out' / '0000.png'}: Permission denied" in reason
+
+
+def test_an_interrupted_run_into_an_existing_folder_is_resumed(image_tree, tmp_path, monkeypatch):
+    """Ctrl-C part-way leaves complete files only; --resume finishes and the manifest counts the whole folder."""
+    import keras_lie._files as private_files
+    from keras_lie.keys import LearnableKey
+    from keras_lie.manifest import read_manifest
+
+    key = LearnableKey.generate(4)
+    out = tmp_path / "out"
+    out.mkdir()
+    real_replace, renamed = os.replace, []
+
+    def interrupted_after_five(source, target):
+        if len(renamed) == 5:
+            raise KeyboardInterrupt
+        renamed.append(target)
+        real_replace(source, target)
+
+    monkeypatch.setattr(private_files.os, "replace", interrupted_after_five)
+    with pytest.raises(KeyboardInterrupt):
+        transform_path(image_tree, out, key)
+    monkeypatch.undo()
+    written = sorted(out.rglob("*.png"))
+    assert len(written) == 5 and not [p for p in out.rglob(".*") if p.is_file()]  # no temporary left behind
+    stale = out / "test" / "cat" / ".0000.png.0123456789ab.tmp"  # as a killed (not interrupted) run leaves
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"half")
+    # Without --resume: one error that says how many exist and what to do; nothing written.
+    with pytest.raises(ImageFileError, match=r"5 of the 24 outputs already exist.*--resume"):
+        transform_path(image_tree, out, key)
+    first = {path: path.read_bytes() for path in written}
+    report = transform_path(image_tree, out, key, resume=True)
+    assert report.ok and len(report.resumed) == 5 and len(report.written) == 19 and report.removed_temporaries == 1
+    assert not stale.exists() and {path: path.read_bytes() for path in written} == first  # kept, not rewritten
+    manifest = read_manifest(out)
+    assert manifest.counts == {"train": {"cat": 4, "dog": 4, "frog": 4}, "test": {"cat": 4, "dog": 4, "frog": 4}}
+    for path in out.rglob("*.png"):
+        source = image_tree / path.relative_to(out)
+        assert np.array_equal(get_scheme(key).decrypt(read_image(path)[None])[0], read_image(source))
+    # A resumed folder under another key is refused by its manifest.
+    from keras_lie.errors import KeyMismatchError
+
+    with pytest.raises(KeyMismatchError, match="mix two keys"):
+        transform_path(image_tree, out, LearnableKey.generate(4), resume=True)
+    # Resuming a finished folder writes nothing more.
+    again = transform_path(image_tree, out, key, resume=True)
+    assert again.ok and not again.written and len(again.resumed) == 24
+
+
+def test_resume_rewrites_nothing_that_differs_and_says_so(image_tree, tmp_path):
+    from keras_lie.keys import LearnableKey
+
+    key = LearnableKey.generate(4)
+    out = tmp_path / "out"
+    transform_path(image_tree, out, key)
+    odd = out / "train" / "dog" / "0001.png"
+    odd.write_bytes(tf.io.encode_png(np.zeros((8, 8, 3), np.uint8)).numpy())  # not what this run writes
+    report = transform_path(image_tree, out, key, resume=True)
+    assert [path for path, _ in report.failures] == [image_tree / "train" / "dog" / "0001.png"]
+    assert "already exists" in report.failures[0][1] and len(report.resumed) == 23

@@ -7,6 +7,9 @@ import json
 import logging
 import os
 import platform
+import time
+
+import keras
 
 from keras_lie._files import atomic_write_bytes
 from keras_lie.distribute import is_multi_worker
@@ -89,6 +92,39 @@ def table_i_rows(schemes=ALL_SCHEMES, stem_modes=("bytes", "nibbles", "recipe"))
     return rows
 
 
+class TableProgress(keras.callbacks.Callback):
+    """Logs one line per epoch: the table row, the epoch, its metrics and the time left for the table.
+
+    The estimate is the time per epoch trained in this process (epochs resumed
+    from checkpoints cost nothing) times the epochs left in all rows.
+    """
+
+    def __init__(self, rows: int, epochs: int):
+        super().__init__()
+        self.rows, self.epochs, self.row = rows, epochs, 0
+        self._trained, self._started = 0, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._started is None:
+            self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._trained += 1
+        done = self.row * self.epochs + epoch + 1
+        left = (time.perf_counter() - self._started) / self._trained * (self.rows * self.epochs - done)
+        logs = logs or {}
+        metrics = " ".join(f"{name} {float(logs[name]):.4f}"
+                           for name in ("loss", "accuracy", "val_loss", "val_accuracy") if name in logs)
+        logger.info("row %d/%d epoch %d/%d: %s | table %d%% done, about %s left", self.row + 1, self.rows,
+                    epoch + 1, self.epochs, metrics, 100 * done // (self.rows * self.epochs), _duration(left))
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{seconds:.0f} s" if seconds < 60 else f"{minutes} min" if minutes < 60 else \
+        f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 def reproduce(
     preset: str | Preset = "cpu-small",
     *,
@@ -108,6 +144,9 @@ def reproduce(
     training data (at short budgets Keras' moving averages still hold their
     initial values). Each run keeps a resumable checkpoint under
     `output_dir/<row>/`. `strategy`: see `keras_lie.distribute.make_strategy`.
+    `verbose`: 2 logs one line per epoch (the row, the epoch, its metrics and the
+    whole table's time left, via the `keras_lie` logger), 1 adds Keras' per-step
+    progress bar before it (for a terminal), 0 is silent.
     """
     if is_multi_worker(strategy) and (recalibrate_batch_norm or "recipe" in stem_modes):
         raise KerasLieError(
@@ -117,14 +156,20 @@ def reproduce(
         )
     settings, output, train_source, test_source = prepare(preset, overrides, output_dir, data_dir)
     passes = -(-train_source.size // settings.batch_size) if recalibrate_batch_norm else 0
+    plans = table_i_rows(schemes, stem_modes)
+    clock = TableProgress(len(plans), settings.epochs) if verbose else None
     rows = []
-    for plan in table_i_rows(schemes, stem_modes):
-        logger.info("== %s: %s, %s (%s, input %s) ==", plan.row, SCHEME_LABELS[plan.scheme], plan.network,
-                    plan.backbone, plan.stem_input_mode)
+    for index, plan in enumerate(plans):
+        logger.info("== row %d of %d, %s: %s, %s (%s, input %s) ==", index + 1, len(plans), plan.row,
+                    SCHEME_LABELS[plan.scheme], plan.network, plan.backbone, plan.stem_input_mode)
+        if clock is not None:
+            clock.row = index
+        # Off a terminal, the table's line per epoch replaces Keras' own; on one, it follows Keras' bar.
+        fit_verbose = 0 if verbose == 2 else verbose
         _, result = run_configuration(settings, train_source, test_source, plan.scheme, output / plan.row,
                                       stem=plan.stem, stem_input_mode=plan.stem_input_mode, backbone=plan.backbone,
-                                      recalibrate_batch_norm_steps=passes, verbose=verbose, strategy=strategy,
-                                      **plan.options)
+                                      recalibrate_batch_norm_steps=passes, verbose=fit_verbose, strategy=strategy,
+                                      callbacks=[clock] if clock is not None else None, **plan.options)
         rows.append(TableRow(plan.row, plan.scheme, plan.stem_input_mode, result["test_accuracy"],
                              result["wall_time_s"], settings.epochs, plan.backbone, plan.network))
     summary = {

@@ -20,7 +20,7 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
                       seed: int | None = None, stem_data_init: bool = False, init_from_plain: bool = False,
                       validation_freq: int = 1, recalibrate_batch_norm_steps: int = 0,
                       use_stem: bool = True, augment: bool | None = None, strategy=None,
-                      restart: bool = False, verbose: int | str = 2):
+                      restart: bool = False, verbose: int | str = 2, callbacks=None):
     """Train one (scheme, stem, backbone, seed) at `settings`; return the model and `train`'s results.
 
     Without `key`, a key is derived from the seed (reproducible experiments),
@@ -40,7 +40,7 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
     uses the key) starts from the exact key conversion of the initial weights the
     plain row draws with the same seed. `validation_freq` is `train`'s:
     validate on the test set every this many epochs (the final accuracy is
-    always measured). `recalibrate_batch_norm_steps` is `train`'s too.
+    always measured). `recalibrate_batch_norm_steps`, `verbose` and `callbacks` are `train`'s too.
     """
     import keras
 
@@ -112,7 +112,7 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
         schedule=settings.schedule, output_dir=output_dir, mixed_precision=settings.mixed_precision,
         jit_compile=settings.jit_compile, validation_freq=validation_freq,
         recalibrate_batch_norm_steps=recalibrate_batch_norm_steps, restart=restart, verbose=verbose,
-        strategy=strategy,
+        strategy=strategy, callbacks=callbacks,
         metadata={"scheme": scheme, "stem": stem if use_stem else None, "stem_input_mode": stem_input_mode,
                   "backbone": backbone, "augment": augment,
                   "stem_data_init": stem_data_init, "init_from_plain": init_from_plain,

@@ -178,25 +178,30 @@ def export_tflite(model: keras.Model, path: str | os.PathLike, *, overwrite: boo
                   class_names: list[str] | None = None) -> Path:
     """Export a classifier as a TFLite flatbuffer through Keras' own export (`format="litert"`).
 
-    The model takes float32 `(1, H, W, C)` encrypted images (values 0..255) and
-    returns its outputs; `<path>.json` beside it gives the scheme, the key's
-    fingerprint (never the key), the input shape and the class names. A model
-    holding `Encrypt`/`Decrypt` layers is refused, as by `export`.
+    The model takes what the SavedModel of `export` takes: `images`, uint8
+    `(N, H, W, C)` encrypted images (the batch size is dynamic: call the
+    interpreter's `resize_tensor_input` for N > 1), and returns the model's
+    outputs as float32. `<path>.json` beside it gives the scheme, the key's
+    fingerprint (never the key), the input shape and dtype and the class names.
+    A model holding `Encrypt`/`Decrypt` layers is refused, as by `export`.
     """
     _refuse_cipher_layers(model)
     path = _new_file(path, ".tflite", overwrite)
     height, width, channels = model.input_shape[1:]
+    # The cast is inside the flatbuffer, so a camera hands over its uint8 frames as they are.
+    images = keras.Input((height, width, channels), dtype="uint8", name="images")
+    served = keras.Model(images, keras.ops.cast(model(keras.ops.cast(images, "float32")), "float32"))
     staging = path.with_name(f".{path.name}.staging.tflite")
     try:
-        model.export(str(staging), format="litert", verbose=False,
-                     input_signature=[tf.TensorSpec((1, height, width, channels), tf.float32)])
+        served.export(str(staging), format="litert", verbose=False,
+                      input_signature=[tf.TensorSpec((None, height, width, channels), tf.uint8, name="images")])
         os.replace(staging, path)
     finally:
         staging.unlink(missing_ok=True)
     info = encryption_info(model)
     metadata = {"format": "keras-lie-classifier-tflite", "keras_lie_version": __version__,
                 "scheme": info.scheme if info else None, "key_fingerprint": info.key_fingerprint if info else None,
-                "input_shape": [1, height, width, channels], "input_dtype": "float32",
+                "input_shape": [None, height, width, channels], "input_dtype": "uint8",
                 "num_classes": int(model.output_shape[-1]), "class_names": class_names}
     atomic_write_bytes(path.with_name(path.name + ".json"), json.dumps(metadata, indent=1).encode(), overwrite=True)
     return path

@@ -97,10 +97,15 @@ def test_tflite_classifier_agrees_with_keras_and_refuses_cipher_layers(tmp_path)
     path = keras_lie.models.export_tflite(model, tmp_path / "served" / "classifier.tflite", class_names=list("abcde"))
     metadata = json.loads((tmp_path / "served" / "classifier.tflite.json").read_text())
     assert metadata["key_fingerprint"] == key.fingerprint and metadata["class_names"] == list("abcde")
+    assert metadata["input_shape"] == [None, 16, 16, 3] and metadata["input_dtype"] == "uint8"
     interpreter = tf.lite.Interpreter(model_path=str(path))
+    # The SavedModel's input: uint8 batches of any size.
+    x = keras_lie.encrypt(np.random.default_rng(1).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8), key)
+    (detail,) = interpreter.get_input_details()
+    assert detail["dtype"] == np.uint8 and list(detail["shape_signature"]) == [-1, 16, 16, 3]
+    interpreter.resize_tensor_input(detail["index"], x.shape)
     interpreter.allocate_tensors()
-    x = keras_lie.encrypt(np.random.default_rng(1).integers(0, 256, (1, 16, 16, 3), dtype=np.uint8), key)
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x.astype("float32"))
+    interpreter.set_tensor(detail["index"], x)
     interpreter.invoke()
     output = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
     np.testing.assert_allclose(output, model.predict(x.astype("float32"), verbose=0), atol=1e-4)
