@@ -178,11 +178,12 @@ def export_tflite(model: keras.Model, path: str | os.PathLike, *, overwrite: boo
                   class_names: list[str] | None = None) -> Path:
     """Export a classifier as a TFLite flatbuffer through Keras' own export (`format="litert"`).
 
-    The model takes what the SavedModel of `export` takes: `images`, uint8
-    `(N, H, W, C)` encrypted images (the batch size is dynamic: call the
-    interpreter's `resize_tensor_input` for N > 1), and returns the model's
-    outputs as float32. `<path>.json` beside it gives the scheme, the key's
-    fingerprint (never the key), the input shape and dtype and the class names.
+    The flatbuffer has the SavedModel's signature (`serving_default`): `images`,
+    uint8 `(N, H, W, C)` encrypted images with a dynamic batch size, to
+    `probabilities`, float32 `(N, classes)`:
+    `tf.lite.Interpreter(model_path=path).get_signature_runner()(images=batch)["probabilities"]`.
+    `<path>.json` beside it gives the scheme, the key's fingerprint (never the
+    key), the input shape and dtype and the class names.
     A model holding `Encrypt`/`Decrypt` layers is refused, as by `export`.
     """
     _refuse_cipher_layers(model)
@@ -190,7 +191,7 @@ def export_tflite(model: keras.Model, path: str | os.PathLike, *, overwrite: boo
     height, width, channels = model.input_shape[1:]
     # The cast is inside the flatbuffer, so a camera hands over its uint8 frames as they are.
     images = keras.Input((height, width, channels), dtype="uint8", name="images")
-    served = keras.Model(images, keras.ops.cast(model(keras.ops.cast(images, "float32")), "float32"))
+    served = keras.Model(images, {"probabilities": keras.ops.cast(model(keras.ops.cast(images, "float32")), "float32")})
     staging = path.with_name(f".{path.name}.staging.tflite")
     try:
         served.export(str(staging), format="litert", verbose=False,

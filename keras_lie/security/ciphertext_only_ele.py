@@ -256,7 +256,8 @@ def _corner_starts(links: np.ndarray, m: int, neighbours: int = 4) -> list[np.nd
     starts = []
     for a in corners[:4]:
         b = int(np.argmax(hops[a]))  # the opposite corner
-        miss = np.abs(hops[a] - (m - 1)) + np.abs(hops[b] - (m - 1))
+        # Every pixel of the anti-diagonal is M - 1 hops from both a and b: prefer the corners among them.
+        miss = np.abs(hops[a] - (m - 1)) + np.abs(hops[b] - (m - 1)) + (degree != 2)
         for c in np.argsort(miss, kind="stable")[:2]:
             row, column = hops[a] + hops[c], hops[a] - hops[c]
             rows = np.lexsort((column, row)).reshape(m, m)

@@ -17,7 +17,8 @@ def test_report_on_tiny_data_with_leakage(tmp_path, rng):
     keys = [generate_key(s, block_size=4 if s in ("learnable", "block_shuffle") else None, seed=2)
             for s in ("plain", "cat_map", "block_shuffle", "learnable")]
     models = [train_small_classifier(images, labels, keys[-1], mode, epochs=1) for mode in ("bytes", "nibbles")]
-    summary = security_report(images, tmp_path, keys=keys, leakage_models=models, command="pytest")
+    summary = security_report(images, tmp_path, keys=keys, leakage_models=models, command="pytest",
+                              attack_counts=(3, 12), attack_groups=1)
     report = (tmp_path / "report.md").read_text()
     for heading in ("Visual metrics", "Known-plaintext", "Ciphertext-only", "Nibble structure", "Key space"):
         assert heading in report
