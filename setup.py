@@ -28,7 +28,9 @@ setup(
         "matplotlib",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "nbclient", "nbformat", "ipykernel", "ruff==0.17.6", "pillow"],
+        "beam": ["apache-beam>=2.60"],  # encrypt --format tfds: the Beam pipeline
+        "test": ["pytest>=7", "pytest-xdist", "hypothesis>=6", "nbclient", "nbformat", "ipykernel", "ruff==0.17.6",
+                 "pillow", "apache-beam>=2.60"],
     },
     entry_points={"console_scripts": ["keras-lie=keras_lie.cli:main"]},
     classifiers=[

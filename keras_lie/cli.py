@@ -196,6 +196,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help="refuse images over N pixels, read from the header before decoding "
                               "(default: 50,000,000; 0: no limit)")
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
+        if direction == "encrypt":
+            sub.add_argument("--format", choices=("png", "tfds"), default="png",
+                             help="png: a folder of PNG files; tfds: a TensorFlow Datasets directory of TFRecord "
+                                  "shards, written by an Apache Beam pipeline (pip install \"keras-lie[beam]\")")
+            sub.add_argument("--num-shards", type=int, metavar="N",
+                             help="with --format tfds: shards per split (default: about 150 MB each)")
+            sub.add_argument("--runner", default=None,
+                             help="with --format tfds: the Beam runner (default: DirectRunner on every local core; "
+                                  "DataflowRunner, FlinkRunner, SparkRunner, ...)")
+            sub.add_argument("--beam-options", default="", metavar="OPTIONS",
+                             help="with --format tfds: more Beam pipeline options, quoted, e.g. "
+                                  "\"--project=P --region=R --temp_location=gs://B/tmp\"")
         sub.set_defaults(handler=_transform, direction=direction)
     _add_training_commands(commands)
     return parser
@@ -706,6 +718,8 @@ def _transform(args) -> int:
     from keras_lie.keys import load_key
 
     max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else (args.max_pixels or None)
+    if getattr(args, "format", "png") == "tfds":
+        return _encrypt_to_tfds(args, max_pixels)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         report = transform_path(
@@ -733,6 +747,34 @@ def _transform(args) -> int:
         print(f"keras-lie: failed: {reason}", file=sys.stderr)
     if report.failures:
         print(f"keras-lie: error: {len(report.failures)} file(s) failed.", file=sys.stderr)
+        return EXIT_FAILURE
+    return 0
+
+
+def _encrypt_to_tfds(args, max_pixels) -> int:
+    import shlex
+
+    from keras_lie.shards import encrypt_to_tfds
+
+    if args.resume or args.overwrite or args.padding != "error":
+        raise KerasLieError("--format tfds writes a new dataset folder: --resume, --overwrite and --padding do not "
+                            "apply (re-running after an interruption does the work again).")
+    pipeline_args = None
+    if args.runner or args.beam_options:
+        pipeline_args = [f"--runner={args.runner or 'DirectRunner'}", *shlex.split(args.beam_options)]
+        if not args.runner or args.runner == "DirectRunner":
+            pipeline_args += ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+    report = encrypt_to_tfds(args.source, args.destination, args.key, num_shards=args.num_shards,
+                             max_pixels=max_pixels, pipeline_args=pipeline_args)
+    manifest = report.manifest
+    total = sum(sum(counts.values()) for counts in manifest.counts.values())
+    print(f"Encrypted {total} image(s) into {len(manifest.shards)} shard(s) of a TFDS dataset at {report.output} "
+          f"(splits: {', '.join(sorted(manifest.counts))}).")
+    for name, reason in report.failures:
+        print(f"keras-lie: failed: {reason if name in reason else f'{name}: {reason}'}", file=sys.stderr)
+    if report.failures:
+        print(f"keras-lie: error: {len(report.failures)} file(s) failed; they are listed in the manifest too.",
+              file=sys.stderr)
         return EXIT_FAILURE
     return 0
 

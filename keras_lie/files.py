@@ -83,6 +83,12 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         data = path.read_bytes()
     except OSError as error:
         raise ImageFileError(f"{path}: cannot read ({error.strerror}).") from None
+    return decode_image(data, str(path), max_pixels=max_pixels)
+
+
+def decode_image(data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """`read_image` for the bytes of an image file; `name` names it in errors."""
+    path = name
     header = image_header(data)
     if header is not None:
         width, height, bit_depth = header
@@ -487,16 +493,25 @@ def _load(pair, scheme, direction, max_pixels) -> tuple[np.ndarray, tuple[int, i
                 f"{input_path}: records an unpadded size of {original[0]}x{original[1]}, which padding "
                 f"cannot have made into its {image.shape[0]}x{image.shape[1]}; the file was changed after encryption."
             )
-    if image.shape[-1] == 1 and scheme.channels == 3:
-        image = np.repeat(image, 3, axis=-1)  # the one rule: greyscale becomes three equal channels, exactly
-    if image.shape[-1] in (2, 4) and scheme.channels == image.shape[-1] - 1:
-        raise ImageFileError(f"{input_path}: {ALPHA_ADVICE}.")
-    if image.shape[-1] != scheme.channels:
+    return with_key_channels(image, scheme.channels, str(input_path)), original
+
+
+def with_key_channels(image: np.ndarray, channels: int, name: str) -> np.ndarray:
+    """The image with the key's channel count by the one rule: greyscale becomes equal channels, exactly.
+
+    Raises:
+        ImageFileError: an alpha channel (it would be dropped) or another channel count.
+    """
+    if image.shape[-1] == 1 and channels == 3:
+        image = np.repeat(image, 3, axis=-1)
+    if image.shape[-1] in (2, 4) and channels == image.shape[-1] - 1:
+        raise ImageFileError(f"{name}: {ALPHA_ADVICE}.")
+    if image.shape[-1] != channels:
         raise ImageFileError(
-            f"{input_path}: has {image.shape[-1]} channels but the key is for {scheme.channels}; "
+            f"{name}: has {image.shape[-1]} channels but the key is for {channels}; "
             "convert the image (e.g. to RGB) or use a key made for this channel count."
         )
-    return image, original
+    return image
 
 
 def _encode_png(output_path: Path, image: np.ndarray, original_size: tuple[int, int] | None = None) -> bytes:

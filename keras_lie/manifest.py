@@ -34,6 +34,11 @@ class DatasetManifest:
         image_size: (H, W) when every image has it, else None.
         counts: per split ("" for a folder without splits), images per class.
         keras_lie_version: the version that wrote it.
+        layout: "folder" (PNG files in class folders) or "tfds" (a TensorFlow
+            Datasets directory of TFRecord shards, `keras-lie encrypt --format tfds`).
+        shards: for "tfds", every shard file with its split, examples, bytes and SHA-256.
+        failures: source files that could not be encrypted, each with why
+            (they are counted here, never silently dropped).
     """
 
     scheme: str
@@ -43,6 +48,9 @@ class DatasetManifest:
     image_size: tuple[int, int] | None
     counts: dict[str, dict[str, int]]
     keras_lie_version: str = __version__
+    layout: str = "folder"
+    shards: list[dict] | None = None
+    failures: list[dict] | None = None
 
     @property
     def class_names(self) -> list[str]:
@@ -96,6 +104,9 @@ def _parse(path: Path) -> DatasetManifest:
             image_size=tuple(int(v) for v in size) if size else None,
             counts={str(s): {str(c): int(n) for c, n in classes.items()} for s, classes in document["counts"].items()},
             keras_lie_version=str(document.get("keras_lie_version", "")),
+            layout=str(document.get("layout", "folder")),
+            shards=[dict(shard) for shard in document["shards"]] if document.get("shards") else None,
+            failures=[dict(failure) for failure in document["failures"]] if document.get("failures") else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise bad(f"missing or malformed field: {error}") from None

@@ -1,6 +1,6 @@
 """The package's declared layering, checked from the imports of every module.
 
-errors/version <- _files, blocks <- keys <- schemes <- layers, data, files <- models
+errors/version <- _files, blocks <- keys <- schemes <- layers, data, files <- shards <- models
 <- distribute <- training <- experiments, security <- cli: a module imports only from its own
 component or from components below it (function-level imports included), so the
 tree shows the architecture and nothing imports upwards.
@@ -17,6 +17,7 @@ LEVELS = {
     "keys": 2,
     "schemes": 3,
     "layers": 4, "data": 4, "files": 4,
+    "shards": 4.5,  # Beam pipelines writing TFDS datasets: encrypt files into shards
     "models": 5,
     "distribute": 5.5,  # tf.distribute plumbing that training uses
     "training": 6,

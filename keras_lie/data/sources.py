@@ -52,6 +52,8 @@ class ImageSource:
     records: tf.data.Dataset | None = None  # the undecoded examples, for `shard`
     decode: Callable | None = None  # records -> (image, label)
     single_split: bool = False  # a folder without train/ and test/: every split is the same images
+    read_shards: Callable | None = None  # a TFDS directory: InputContext -> that worker's shards, decoded
+    shard_lengths: list[int] | None = None  # a TFDS directory: the examples in each shard file
 
     def shard(self, count: int, index: int) -> ImageSource:
         """The `index`-th of `count` equal, disjoint parts: what one worker of `count` reads.
@@ -64,8 +66,21 @@ class ImageSource:
         if not 0 <= index < count:
             raise ValueError(f"shard index {index} is not in 0..{count - 1}.")
         per_worker = self.size // count
+        if self.read_shards is not None:
+            if len(self.shard_lengths) < count:
+                raise DatasetUnavailableError(
+                    f"{self.name} has {len(self.shard_lengths)} shard files, fewer than the {count} workers; "
+                    f"encrypt it again with at least {count} shards (--num-shards {count})."
+                )
+            # Worker i reads files i, i + count, ...: every worker takes as many examples as the smallest part.
+            per_worker = min(sum(self.shard_lengths[i::count]) for i in range(count))
         if per_worker == 0:
             raise DatasetUnavailableError(f"{self.name} has {self.size} examples, fewer than the {count} workers.")
+        if self.read_shards is not None:  # whole shard files per worker: none reads another's
+            context = tf.distribute.InputContext(num_input_pipelines=count, input_pipeline_id=index)
+            dataset = _with_static_shape(self.read_shards(context).take(per_worker))
+            return dataclasses.replace(self, dataset=dataset, size=per_worker,
+                                       name=f"{self.name} (part {index + 1} of {count})")
         if self.records is not None:
             records = self.records.take(per_worker * count).shard(count, index)
             dataset = _with_static_shape(records.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE,
@@ -152,6 +167,8 @@ def load_source(
         )
     if path.is_file() and zipfile.is_zipfile(path):
         return _zip_source(path, split, limit, seed)
+    if (path / "dataset_info.json").is_file():
+        return _tfds_directory_source(path, split, limit, seed, encrypted)
     if path.is_dir():
         return _folder_source(path, split, limit, seed, encrypted, holdout)
     raise DatasetUnavailableError(f"{path} is neither a folder nor a zip file of images.")
@@ -183,6 +200,44 @@ def _tfds_source(name, split, data_dir, limit, seed) -> ImageSource:
         dataset = dataset.shuffle(size, seed=seed, reshuffle_each_iteration=False).take(limit)
         size = limit
     return ImageSource(dataset, list(names), size, f"tfds:{name}/{split}")
+
+
+def _tfds_directory_source(path: Path, split, limit, seed, encrypted) -> ImageSource:
+    """A prepared TFDS directory (`keras-lie encrypt --format tfds` writes one): shards read in parallel.
+
+    The shards are interleaved, and `shard` splits them by file, so that each
+    worker of a multi-worker run reads only its own shards.
+    """
+    import tensorflow_datasets as tfds
+
+    manifest = read_manifest(path)
+    if manifest is not None and not encrypted:
+        raise DatasetUnavailableError(
+            f"{path} holds images encrypted with the {manifest.scheme!r} scheme (its {MANIFEST_NAME} says so); "
+            "load it as encrypted data (encrypted=True, --encrypted) so that it is not encrypted again."
+        )
+    builder = tfds.builder_from_directory(str(path))
+    if split not in builder.info.splits:
+        raise DatasetUnavailableError(
+            f"{path} has no '{split}' split (it has {', '.join(sorted(builder.info.splits))}); "
+            "encrypt a source with that split, or name one it has."
+        )
+    names = builder.info.features["label"].names
+    size = builder.info.splits[split].num_examples
+    if limit is not None and limit < size:
+        size = limit
+
+    def read(input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+        config = tfds.ReadConfig(interleave_cycle_length=tf.data.AUTOTUNE, input_context=input_context,
+                                 shuffle_seed=seed)
+        dataset = builder.as_dataset(split=split, read_config=config, shuffle_files=False)
+        dataset = dataset.map(lambda example: (example["image"], tf.cast(example["label"], tf.int64)),
+                              num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.take(limit) if limit is not None else dataset
+
+    return ImageSource(_with_static_shape(read()), list(names), size, f"tfds-dir:{path}/{split}",
+                       encrypted=encrypted, manifest=manifest, read_shards=read,
+                       shard_lengths=list(builder.info.splits[split].shard_lengths))
 
 
 def _balanced_subset(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:

@@ -1,0 +1,375 @@
+"""Encrypting a data set as an Apache Beam pipeline that writes a sharded TFDS dataset.
+
+The data holder's path beyond one machine: the same encryption as `keras-lie
+encrypt`, run by Beam (`pip install "keras-lie[beam]"`), on the embedded
+DirectRunner with every local core by default, or on any runner Beam knows
+(Dataflow, Flink, Spark) with Beam's own pipeline options.
+
+- **The key** reaches the workers as the path of the holder's key file, which
+  each worker reads in `DoFn.setup`: the key material is never pickled into the
+  job graph, its staging files or its temporary files. On a remote runner the
+  path must be one the workers can read (a bucket only the job's service account
+  reads, say); the runner's staging then holds the keras-lie code and the path,
+  never the key.
+- **Nothing half-written.** Shards go to a hidden staging folder beside the
+  output; the dataset appears under its name, with its metadata and manifest,
+  only when every shard is written (one rename on a local disk). A run that is
+  killed leaves only the hidden folder, which the next run removes; re-running
+  does the work again.
+- **Nothing silently dropped.** An image that cannot be read, is too large or has
+  the wrong channels is listed with why in the manifest's `failures` and in the
+  returned report; the others are written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from keras_lie._files import IMAGE_SUFFIXES, atomic_write_bytes, create_staging_folder, publish_folder
+from keras_lie.errors import ImageFileError, KerasLieError
+from keras_lie.files import DEFAULT_MAX_PIXELS, check_source_manifest, decode_image, with_key_channels
+from keras_lie.keys import load_key
+from keras_lie.manifest import DatasetManifest, write_manifest
+from keras_lie.schemes import get_scheme
+from keras_lie.shards.tfds_format import DEFAULT_SHARD_BYTES, shard_name, write_metadata
+
+_SHARDS_FILE = ".shards.json"  # what the shard writers report, gathered in the staging folder
+_FAILURES_FILE = ".failures.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceImage:
+    """One image of the source: its split, class, id (path under the root) and where its bytes are."""
+
+    split: str
+    label: str
+    id: str
+    location: str  # a path or URL, or a member of `archive`
+    archive: str | None = None
+
+
+@dataclasses.dataclass
+class ShardedDatasetReport:
+    """What `encrypt_to_tfds` wrote: the dataset folder, its manifest, and the files that failed."""
+
+    output: Path
+    manifest: DatasetManifest
+
+    @property
+    def failures(self) -> list[tuple[str, str]]:
+        return [(failure["file"], failure["reason"]) for failure in self.manifest.failures or []]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def list_source(source: str | os.PathLike) -> list[SourceImage]:
+    """The images of a class-folder tree or a zip of one, with their split and class.
+
+    `ROOT/<split>/<class>/<image>` gives the splits by name; `ROOT/<class>/<image>`
+    is one split, "train". Hidden files and keras-lie's manifest are left out.
+    """
+    source = Path(source)
+    if source.is_file() and zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as archive:
+            names = [PurePosixPath(name) for name in archive.namelist() if not name.endswith("/")]
+        return _classify(names, lambda name: str(name), archive=str(source), origin=str(source))
+    if source.is_dir():
+        names = [PurePosixPath(p.relative_to(source).as_posix()) for p in source.rglob("*") if p.is_file()]
+        return _classify(names, lambda name: str(source / name), archive=None, origin=str(source))
+    raise ImageFileError(f"{source} is neither a folder of class folders nor a zip of one.")
+
+
+def _classify(names, locate, archive, origin) -> list[SourceImage]:
+    names = [n for n in names if n.suffix.lower() in IMAGE_SUFFIXES and not any(p.startswith(".") for p in n.parts)]
+    # A zip usually holds one top folder (cifar10/train/...): the splits are the folders two above the files.
+    depth = {len(n.parts) for n in names}
+    images = []
+    for name in sorted(names):
+        parts = name.parts
+        if len(parts) >= 3 and max(depth) >= 3:
+            split, label = parts[-3], parts[-2]
+        elif len(parts) == 2:
+            split, label = "train", parts[0]
+        else:
+            continue
+        images.append(SourceImage(split, label, str(name), locate(name), archive))
+    if not images:
+        raise ImageFileError(
+            f"{origin} holds no images in class folders; expected ROOT/<split>/<class>/<image> or ROOT/<class>/<image>."
+        )
+    return images
+
+
+def shard_counts(images: list[SourceImage], num_shards: int | None, shard_bytes: int) -> dict[str, int]:
+    """Shards per split: `num_shards` each, or enough for about `shard_bytes` each.
+
+    The size is estimated from a sample of the images' headers (an encrypted PNG
+    barely compresses, so it takes about H x W x C bytes).
+    """
+    from keras_lie.files import image_header
+
+    per_split: dict[str, int] = {}
+    for image in images:
+        per_split[image.split] = per_split.get(image.split, 0) + 1
+    if num_shards is not None:
+        if num_shards < 1:
+            raise KerasLieError(f"num_shards must be at least 1, not {num_shards}.")
+        return {split: min(num_shards, count) for split, count in per_split.items()}
+    sample = images[:: max(1, len(images) // 50)][:50]
+    sizes = []
+    for image in sample:
+        header = image_header(_read_bytes(image, limit=1 << 16))
+        if header is not None:
+            sizes.append(header[0] * header[1] * 3)
+    per_image = sum(sizes) / len(sizes) if sizes else 32 * 32 * 3
+    return {split: max(1, min(count, round(count * per_image / shard_bytes))) for split, count in per_split.items()}
+
+
+def _read_bytes(image: SourceImage, limit: int | None = None) -> bytes:
+    if image.archive is not None:
+        with zipfile.ZipFile(image.archive) as archive, archive.open(image.location) as handle:
+            return handle.read(limit if limit is not None else -1)
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.open(image.location, compression_type="uncompressed") as handle:
+        return handle.read(limit) if limit is not None else handle.read()
+
+
+def encrypt_to_tfds(
+    source: str | os.PathLike,
+    output: str | os.PathLike,
+    key_path: str | os.PathLike,
+    *,
+    num_shards: int | None = None,
+    shard_bytes: int = DEFAULT_SHARD_BYTES,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    pipeline_args: list[str] | None = None,
+) -> ShardedDatasetReport:
+    """Encrypt a class-folder tree or zip into a TFDS dataset directory with an Apache Beam pipeline.
+
+    Args:
+        source: a folder `ROOT/<split>/<class>/<image>` (or `ROOT/<class>/<image>`:
+            one split, "train"), or a zip of one.
+        output: the dataset directory to create (it must not exist).
+        key_path: the holder's key file; every worker reads it (see the module docstring).
+        num_shards: shards per split (default: about `shard_bytes` each).
+        max_pixels: images over this many pixels are refused (listed in the failures).
+        pipeline_args: Beam's pipeline options, e.g. `["--runner=DataflowRunner", "--project=..."]`;
+            default: the DirectRunner in multi-processing mode on every local core.
+
+    Returns:
+        The report: the dataset folder, its manifest (counts, shards, failures).
+
+    Raises:
+        ImageFileError: the source is not a tree of images, or is already encrypted.
+        KerasLieError: `output` exists, or Beam is not installed.
+    """
+    try:
+        import apache_beam as beam
+        from apache_beam.options.pipeline_options import PipelineOptions
+    except ImportError:
+        raise KerasLieError(
+            'Encrypting into a TFDS dataset runs on Apache Beam: pip install "keras-lie[beam]".'
+        ) from None
+    key = load_key(key_path)  # checked here, once, before any worker starts
+    source, output = Path(source), Path(output)
+    if output.exists():
+        raise KerasLieError(f"{output} already exists; choose a new folder for the dataset (nothing was written).")
+    if source.is_dir():
+        check_source_manifest(source, get_scheme(key), "encrypt")
+    images = list_source(source)
+    counts = shard_counts(images, num_shards, shard_bytes)
+    class_names = sorted({image.label for image in images})
+    _remove_stale_staging(output)
+    staging = create_staging_folder(output)
+    options = PipelineOptions(pipeline_args if pipeline_args is not None else
+                              ["--runner=DirectRunner", "--direct_running_mode=multi_processing",
+                               "--direct_num_workers=0"])
+    try:
+        with beam.Pipeline(options=options) as pipeline:
+            encoded = (
+                pipeline
+                | "List images" >> beam.Create(images)
+                | "Spread" >> beam.Reshuffle()
+                | "Encrypt" >> beam.ParDo(_EncryptImage(str(key_path), class_names, counts, max_pixels))
+                .with_outputs("failed", main="encrypted")
+            )
+            _ = (
+                encoded.encrypted
+                | "Group by shard" >> beam.GroupByKey()
+                | "Write shards" >> beam.ParDo(_WriteShard(str(staging), counts))
+                | "Gather shards" >> beam.combiners.ToList()
+                | "Record shards" >> beam.Map(_write_json, str(staging / _SHARDS_FILE))
+            )
+            _ = (
+                encoded.failed
+                | "Gather failures" >> beam.combiners.ToList()
+                | "Record failures" >> beam.Map(_write_json, str(staging / _FAILURES_FILE))
+            )
+        manifest = _finish(staging, key, class_names, counts)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    publish_folder(staging, output)
+    return ShardedDatasetReport(output, manifest)
+
+
+def _remove_stale_staging(output: Path) -> None:
+    """Remove the hidden staging folders that killed runs into `output` left behind."""
+    parent = output.parent if str(output.parent) else Path(".")
+    pattern = re.compile(rf"\.{re.escape(output.name)}\.[0-9a-f]{{12}}\.partial")
+    for candidate in parent.glob(f".{output.name}.*.partial"):
+        if pattern.fullmatch(candidate.name) and candidate.is_dir():
+            shutil.rmtree(candidate, ignore_errors=True)
+
+
+def _finish(staging: Path, key, class_names, counts) -> DatasetManifest:
+    """Empty shards, TFDS metadata and the manifest, from what the workers reported."""
+    shards = json.loads((staging / _SHARDS_FILE).read_text()) if (staging / _SHARDS_FILE).exists() else []
+    failures = json.loads((staging / _FAILURES_FILE).read_text()) if (staging / _FAILURES_FILE).exists() else []
+    for name in (_SHARDS_FILE, _FAILURES_FILE):
+        (staging / name).unlink(missing_ok=True)
+    if not shards:
+        raise ImageFileError(
+            f"No image could be encrypted ({len(failures)} failed; the first: "
+            f"{failures[0]['file'] if failures else 'none'}: {failures[0]['reason'] if failures else ''})."
+        )
+    written = {(shard["split"], shard["index"]): shard for shard in shards}
+    for split, count in counts.items():
+        for index in range(count):
+            if (split, index) not in written:  # every image of this shard failed: TFDS still needs its file
+                name = shard_name(split, index, count)
+                atomic_write_bytes(staging / name, b"")
+                written[split, index] = {"split": split, "index": index, "file": name, "examples": 0, "bytes": 0,
+                                         "sha256": hashlib.sha256(b"").hexdigest(), "labels": {}, "shapes": []}
+    ordered = [written[key_] for key_ in sorted(written)]
+    shapes = {tuple(shape) for shard in ordered for shape in shard["shapes"]}
+    image_shape = shapes.pop() if len(shapes) == 1 else (None, None, key.channels)
+    lengths = {split: [written[split, i]["examples"] for i in range(count)] for split, count in counts.items()}
+    sizes = {split: sum(written[split, i]["bytes"] for i in range(count)) for split, count in counts.items()}
+    write_metadata(str(staging), class_names, image_shape, lengths, sizes)
+    label_counts: dict[str, dict[str, int]] = {}
+    for shard in ordered:
+        split_counts = label_counts.setdefault(shard["split"], {})
+        for label, count in shard["labels"].items():
+            split_counts[label] = split_counts.get(label, 0) + count
+    manifest = DatasetManifest(
+        scheme=key.scheme, block_size=key.block_size, channels=key.channels,
+        key_fingerprint=key.fingerprint if key.scheme != "plain" else None,
+        image_size=tuple(image_shape[:2]) if image_shape[0] is not None else None, counts=label_counts,
+        layout="tfds",
+        shards=[{name: shard[name] for name in ("file", "split", "examples", "bytes", "sha256")} for shard in ordered],
+        failures=sorted(failures, key=lambda failure: failure["file"]) or None,
+    )
+    write_manifest(staging, manifest)
+    return manifest
+
+
+def _write_json(items, path: str) -> None:
+    atomic_write_bytes(path, json.dumps(items).encode(), overwrite=True)
+
+
+def _shard_of(image: SourceImage, count: int) -> int:
+    """A stable shard for an image: the same in every run and on every worker."""
+    return int.from_bytes(hashlib.sha256(image.id.encode()).digest()[:8], "big") % count
+
+
+try:
+    import apache_beam as _beam
+
+    _DoFn = _beam.DoFn
+    _tagged = _beam.pvalue.TaggedOutput
+except ImportError:  # the pipeline is unavailable; encrypt_to_tfds says how to install it
+    _DoFn, _tagged = object, None
+
+
+class _EncryptImage(_DoFn):
+    """Read, check, encrypt and serialise one image; failures go to the "failed" output with why."""
+
+    def __init__(self, key_path: str, class_names: list[str], counts: dict[str, int], max_pixels):
+        super().__init__()
+        self.key_path, self.class_names, self.counts, self.max_pixels = key_path, class_names, counts, max_pixels
+
+    def setup(self):
+        # The key is read here, on the worker, from the holder's file: never pickled with this DoFn.
+        self.scheme = get_scheme(load_key(self.key_path))
+        self.archives: dict[str, zipfile.ZipFile] = {}
+
+    def teardown(self):
+        for archive in getattr(self, "archives", {}).values():
+            archive.close()
+
+    def process(self, image: SourceImage):
+        import tensorflow as tf
+
+        try:
+            data = self._read(image)
+            pixels = with_key_channels(decode_image(data, image.id, max_pixels=self.max_pixels),
+                                       self.scheme.channels, image.id)
+            encrypted = self.scheme.encrypt(pixels)
+            png = tf.io.encode_png(encrypted).numpy()
+        except (KerasLieError, OSError, MemoryError, tf.errors.OpError) as error:
+            reason = str(getattr(error, "message", None) or error).splitlines()[0]
+            yield _tagged("failed", {"file": image.id, "reason": reason})
+            return
+        example = _serialize(png, self.class_names.index(image.label), image.id)
+        count = self.counts[image.split]
+        yield (image.split, _shard_of(image, count)), (image.id, image.label, list(encrypted.shape), example)
+
+    def _read(self, image: SourceImage) -> bytes:
+        if image.archive is None:
+            return _read_bytes(image)
+        if image.archive not in self.archives:
+            self.archives[image.archive] = zipfile.ZipFile(image.archive)
+        return self.archives[image.archive].read(image.location)
+
+
+def _serialize(png: bytes, label: int, example_id: str) -> bytes:
+    """A tf.train.Example in TFDS's own encoding of the features (image PNG bytes, label, id)."""
+    import tensorflow as tf
+
+    feature = {
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[png])),
+        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+        "id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[example_id.encode()])),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+class _WriteShard(_DoFn):
+    """Write one shard's examples (sorted by id) as a TFRecord file; report its counts and SHA-256."""
+
+    def __init__(self, staging: str, counts: dict[str, int]):
+        super().__init__()
+        self.staging, self.counts = staging, counts
+
+    def process(self, element):
+        import tensorflow as tf
+
+        (split, index), examples = element
+        examples = sorted(examples)
+        name = shard_name(split, index, self.counts[split])
+        path = os.path.join(self.staging, name)
+        with tf.io.TFRecordWriter(path) as writer:
+            for _, _, _, example in examples:
+                writer.write(example)
+        digest = hashlib.sha256()
+        with tf.io.gfile.GFile(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        labels: dict[str, int] = {}
+        for _, label, _, _ in examples:
+            labels[label] = labels.get(label, 0) + 1
+        yield {"split": split, "index": index, "file": name, "examples": len(examples),
+               "bytes": tf.io.gfile.stat(path).length, "sha256": digest.hexdigest(), "labels": labels,
+               "shapes": sorted({tuple(shape) for _, _, shape, _ in examples})}
+

@@ -1,0 +1,69 @@
+"""Encrypted datasets in the TensorFlow Datasets format: TFRecord shards and TFDS metadata.
+
+A directory written by `keras-lie encrypt --format tfds` is a prepared TFDS
+dataset, loadable without keras-lie:
+
+    tfds.builder_from_directory(OUT).as_dataset(split="train")
+
+Each example has `image` (uint8 (H, W, C), stored as lossless PNG), `label` (a
+`ClassLabel` with the class names) and `id` (the source file's path under the
+source root, stable across runs). keras-lie's own manifest sits beside the
+metadata (`keras-lie-dataset.json`, layout "tfds") with the scheme, block size,
+key fingerprint, counts, failures and every shard's SHA-256.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+DATASET_NAME = "keras_lie_encrypted"
+# TFDS's default template: keras_lie_encrypted-train.tfrecord-00000-of-00004
+FILENAME_TEMPLATE = "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}"
+# About the middle of TFDS's recommended 100-200 MB per shard.
+DEFAULT_SHARD_BYTES = 150 * 1024 * 1024
+
+
+def features(class_names: list[str], image_shape: tuple[int | None, int | None, int]):
+    """The `tfds.features.FeaturesDict` of an encrypted dataset."""
+    import tensorflow_datasets as tfds
+
+    return tfds.features.FeaturesDict({
+        "image": tfds.features.Image(shape=tuple(image_shape), dtype=np.uint8, encoding_format="png"),
+        "label": tfds.features.ClassLabel(names=list(class_names)),
+        "id": tfds.features.Text(),
+    })
+
+
+def shard_name(split: str, index: int, count: int) -> str:
+    """The file name of shard `index` of `count` of `split`, as TFDS names them."""
+    return f"{DATASET_NAME}-{split}.tfrecord-{index:05d}-of-{count:05d}"
+
+
+def is_tfds_directory(path: str | os.PathLike) -> bool:
+    """Whether `path` is a prepared TFDS dataset directory (it holds dataset_info.json)."""
+    return os.path.isfile(os.path.join(os.fspath(path), "dataset_info.json"))
+
+
+def write_metadata(folder: str, class_names: list[str], image_shape, shard_lengths: dict[str, list[int]],
+                   shard_bytes: dict[str, int]) -> None:
+    """Write TFDS's dataset_info.json and features.json for shards already in `folder`.
+
+    The split information is given (counted while the shards were written), so
+    no shard is read again, however large the dataset.
+    """
+    import tensorflow_datasets as tfds
+
+    template = tfds.core.ShardedFileTemplate(data_dir=folder, template=FILENAME_TEMPLATE,
+                                             dataset_name=DATASET_NAME, filetype_suffix="tfrecord")
+    split_infos = [
+        tfds.core.SplitInfo(name=split, shard_lengths=list(lengths), num_bytes=int(shard_bytes[split]),
+                            filename_template=template.replace(split=split))
+        for split, lengths in sorted(shard_lengths.items())
+    ]
+    tfds.folder_dataset.write_metadata(
+        data_dir=folder, features=features(class_names, image_shape), split_infos=split_infos,
+        filename_template=template, check_data=False, version="1.0.0",
+        description="Images encrypted with keras-lie (learnable image encryption); see keras-lie-dataset.json.",
+    )

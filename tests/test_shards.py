@@ -1,0 +1,137 @@
+"""Encryption into sharded TFDS datasets by an Apache Beam pipeline, and reading them back."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from keras_lie.files import read_image
+from keras_lie.keys import LearnableKey
+from keras_lie.schemes import get_scheme
+
+from conftest import write_image_tree
+
+beam = pytest.importorskip("apache_beam", reason='the Beam pipeline needs apache-beam: pip install "keras-lie[beam]"')
+tfds = pytest.importorskip("tensorflow_datasets")
+
+from keras_lie.shards import encrypt_to_tfds  # noqa: E402
+
+IN_PROCESS = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]
+
+
+@pytest.fixture
+def key_file(tmp_path):
+    key = LearnableKey.generate(4)
+    key.save(tmp_path / "key.json")
+    return key, tmp_path / "key.json"
+
+
+@pytest.fixture
+def tree(tmp_path, rng):
+    # 200 images: 2 splits x 4 classes x 25, 16 x 16.
+    return write_image_tree(tmp_path / "tree", rng, classes=("a", "b", "c", "d"), per_class=25, size=16)
+
+
+def test_two_hundred_images_into_four_shards_round_trip_and_load_without_keras_lie(tree, key_file, tmp_path):
+    key, key_path = key_file
+    # The default: the DirectRunner in multi-processing mode; the workers read the key file themselves.
+    report = encrypt_to_tfds(tree, tmp_path / "out", key_path, num_shards=4,
+                             pipeline_args=["--runner=DirectRunner", "--direct_running_mode=multi_processing",
+                                            "--direct_num_workers=2"])
+    assert report.ok
+    out = tmp_path / "out"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["key.json", "out", "tree"]  # no staging left
+    shards = sorted(p.name for p in out.glob("*.tfrecord-*"))
+    assert len(shards) == 8 and "keras_lie_encrypted-train.tfrecord-00000-of-00004" in shards
+    # TFDS alone loads it.
+    builder = tfds.builder_from_directory(str(out))
+    assert builder.info.splits["train"].num_examples == 100 and builder.info.splits["test"].num_examples == 100
+    assert builder.info.features["label"].names == ["a", "b", "c", "d"]
+    scheme = get_scheme(key)
+    seen = set()
+    for split in ("train", "test"):
+        for example in tfds.as_numpy(builder.as_dataset(split=split)):
+            example_id = example["id"].decode()
+            source = tree / example_id
+            assert example_id.startswith(f"{split}/")
+            assert builder.info.features["label"].names[example["label"]] == source.parent.name
+            # Exact: decrypting the record gives the source image back, bit for bit.
+            assert np.array_equal(scheme.decrypt(example["image"]), read_image(source))
+            seen.add(example_id)
+    assert len(seen) == 200
+    # keras-lie's manifest: the scheme, the key's fingerprint, counts and every shard's checksum.
+    manifest = json.loads((out / "keras-lie-dataset.json").read_text())
+    assert manifest["layout"] == "tfds" and manifest["key_fingerprint"] == key.fingerprint
+    assert manifest["counts"]["train"] == {"a": 25, "b": 25, "c": 25, "d": 25}
+    for shard in manifest["shards"]:
+        assert hashlib.sha256((out / shard["file"]).read_bytes()).hexdigest() == shard["sha256"]
+    assert sum(shard["examples"] for shard in manifest["shards"]) == 200
+    assert "key_material" not in (out / "keras-lie-dataset.json").read_text()
+
+
+def test_a_corrupt_image_is_reported_by_name_and_the_rest_written(tree, key_file, tmp_path):
+    _, key_path = key_file
+    (tree / "train" / "a" / "broken.png").write_bytes(b"not a png")
+    report = encrypt_to_tfds(tree, tmp_path / "out", key_path, num_shards=2, pipeline_args=IN_PROCESS)
+    assert [name for name, _ in report.failures] == ["train/a/broken.png"]
+    assert "not a readable" in report.failures[0][1]
+    manifest = json.loads((tmp_path / "out" / "keras-lie-dataset.json").read_text())
+    assert manifest["failures"][0]["file"] == "train/a/broken.png"
+    assert tfds.builder_from_directory(str(tmp_path / "out")).info.splits["train"].num_examples == 100
+
+
+def test_a_failed_pipeline_leaves_no_dataset_and_a_rerun_finishes(tree, key_file, tmp_path, monkeypatch):
+    import keras_lie.shards.beam_pipeline as pipeline
+
+    _, key_path = key_file
+
+    def crash(*args):
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(pipeline, "_serialize", crash)
+    with pytest.raises(Exception, match="worker lost"):
+        encrypt_to_tfds(tree, tmp_path / "out", key_path, num_shards=2, pipeline_args=IN_PROCESS)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["key.json", "tree"]
+    # A killed run (no chance to clean up) leaves its hidden staging folder: the next run removes it.
+    stale = tmp_path / ".out.0123456789ab.partial"
+    stale.mkdir()
+    (stale / "keras_lie_encrypted-train.tfrecord-00000-of-00002").write_bytes(b"half")
+    report = encrypt_to_tfds(tree, tmp_path / "out", key_path, num_shards=2, pipeline_args=IN_PROCESS)
+    assert report.ok and not stale.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["key.json", "out", "tree"]
+    # An existing dataset is never replaced.
+    with pytest.raises(Exception, match="already exists"):
+        encrypt_to_tfds(tree, tmp_path / "out", key_path, pipeline_args=IN_PROCESS)
+
+
+def test_workers_read_disjoint_shards_and_training_reads_the_dataset(tree, key_file, tmp_path):
+    from keras_lie import cli
+    from keras_lie.data import load_source
+
+    _, key_path = key_file
+    assert cli.main(["encrypt", "--format", "tfds", "--num-shards", "4", "--key", str(key_path), str(tree),
+                     str(tmp_path / "out"), "--runner", "DirectRunner"]) == 0
+    source = load_source(tmp_path / "out", "train", encrypted=True)
+    assert source.size == 100 and source.manifest.layout == "tfds"
+    parts = [source.shard(2, index) for index in range(2)]
+    digests = [{hashlib.sha256(image.numpy().tobytes()).hexdigest() for image, _ in part.dataset} for part in parts]
+    assert len(digests[0]) == parts[0].size == parts[1].size == len(digests[1]) and not digests[0] & digests[1]
+    # The trainer reads the dataset directly (no key: the manifest gives the scheme).
+    assert cli.main(["train", "--encrypted", "--data", str(tmp_path / "out"), "--preset", "quick", "--epochs", "1",
+                     "--batch-size", "16", "--depth", "8", "--alpha", "4", "-o", str(tmp_path / "run")]) == 0
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["test_accuracy"] >= 0
+
+
+def test_an_encrypted_source_is_refused(tree, key_file, tmp_path):
+    from keras_lie.errors import ImageFileError
+    from keras_lie.files import transform_path
+
+    key, key_path = key_file
+    encrypted = tmp_path / "enc"
+    transform_path(tree, encrypted, key)
+    with pytest.raises(ImageFileError, match="already encrypted"):
+        encrypt_to_tfds(encrypted, tmp_path / "again", key_path, pipeline_args=IN_PROCESS)
+    assert not (tmp_path / "again").exists()
+
