@@ -3,14 +3,13 @@
 The data holder's path beyond one machine: the same encryption as `keras-lie
 encrypt`, run by Beam (`pip install "keras-lie[beam]"`), on the embedded
 DirectRunner with every local core by default, or on any runner Beam knows
-(Dataflow, Flink, Spark) with Beam's own pipeline options.
+(Flink, Spark, ...) with Beam's own pipeline options.
 
 - **The key** reaches the workers as the path of the holder's key file, which
   each worker reads in `DoFn.setup`: the key material is never pickled into the
-  job graph, its staging files or its temporary files. On a remote runner the
-  path must be one the workers can read (a bucket only the job's service account
-  reads, say); the runner's staging then holds the keras-lie code and the path,
-  never the key.
+  job graph, its staging files or its temporary files. The source, the key and
+  the output are local paths (on a cluster: mounted at the same path on every
+  worker); object stores are not supported yet.
 - **Nothing half-written.** Shards go to a hidden staging folder beside the
   output; the dataset appears under its name, with its metadata and manifest,
   only when every shard is written (one rename on a local disk). A run that is
