@@ -10,7 +10,12 @@ noisy: read the ratios). Prints a table and writes JSON.
 
 Also the latency of one call on small inputs (one image, eight, one 480x640 frame: the camera's case).
 
+Also the first call in a fresh process and the first call at each new batch size against a warm call,
+and (with `--authors-code DIR`, a checkout of github.com/mastnk/ICCE-TW2018) the authors' own
+`BlockScramble.doScramble` run batched on the same images with the same key.
+
     python benchmarks/encryption_throughput.py [--small 10000] [--large 16] [--repeats 5] [--latency-calls 200]
+        [--authors-code DIR]
 """
 
 from __future__ import annotations
@@ -101,6 +106,70 @@ def measure(images: np.ndarray, repeats: int) -> list[dict]:
     return rows
 
 
+def authors_code(images: np.ndarray, directory: Path, repeats: int) -> list[dict]:
+    """The authors' published implementation (BlockScramble.py of github.com/mastnk/ICCE-TW2018), batched.
+
+    Their `doScramble` takes the uint8 batch as it is; it runs on the same images with
+    the same key beside `keras_lie.encrypt`, after checking that both give the same bytes.
+    """
+    from keras_lie.keys import LearnableKey
+
+    sys.path.insert(0, str(directory))
+    from BlockScramble import BlockScramble  # noqa: PLC0415 - the user's checkout, not part of keras-lie
+
+    authors = BlockScramble([4, 4, 3])  # a fresh key from their own generator
+    key = LearnableKey(4, 3, np.asarray(authors.key, np.int64))
+    if not np.array_equal(authors.doScramble(images.copy(), authors.key, authors.rev), keras_lie.encrypt(images, key)):
+        raise SystemExit("The authors' code and keras_lie.encrypt disagree: not timing them.")
+    n = len(images)
+    theirs = best_seconds(lambda: authors.doScramble(images.copy(), authors.key, authors.rev), repeats)
+    ours = best_seconds(lambda: keras_lie.encrypt(images, key), repeats)
+    return [{"scheme": "learnable", "mode": "authors' code (doScramble, batched)", "images_per_s": n / theirs},
+            {"scheme": "learnable", "mode": "keras_lie.encrypt, same run", "images_per_s": n / ours,
+             "vs_authors_code": theirs / ours}]
+
+
+NEW_BATCH_SIZES = (9999, 5000, 333, 7, 1)
+
+FIRST_CALL = """
+import json, os, sys, time
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+start = time.perf_counter()
+import numpy as np, tensorflow as tf, keras_lie
+from keras_lie.keys import generate_key
+imported = time.perf_counter()
+key = generate_key(sys.argv[1], block_size=4, image_size=(32, 32))
+images = np.random.default_rng(0).integers(0, 256, (10000, 32, 32, 3), np.uint8)
+begin = time.perf_counter()
+keras_lie.encrypt(images, key)
+print(json.dumps({"import_s": imported - start, "first_call_s": time.perf_counter() - begin}))
+"""
+
+
+def batch_sizes(repeats: int) -> list[dict]:
+    """The first call in a fresh process, and the first call at a new batch size against a warm one at it."""
+    import subprocess
+
+    rows = []
+    for name in ("learnable", "ele"):
+        fresh = json.loads(subprocess.run([sys.executable, "-c", FIRST_CALL, name], capture_output=True, text=True,
+                                          check=True).stdout.strip().splitlines()[-1])
+        key = generate_key(name, block_size=4, image_size=(32, 32))
+        images = np.random.default_rng(2).integers(0, 256, (10_000, 32, 32, 3), np.uint8)
+        keras_lie.encrypt(images, key)
+        time.sleep(3)  # the other piece sizes compile on a second thread meanwhile (about half a second)
+        row = {"scheme": name, "import_s": fresh["import_s"], "first_call_s": fresh["first_call_s"], "sizes": []}
+        for size in NEW_BATCH_SIZES:
+            start = time.perf_counter()
+            keras_lie.encrypt(images[:size], key)
+            new = time.perf_counter() - start
+            warm = min(timed_runs(lambda size=size, images=images, key=key: keras_lie.encrypt(images[:size], key),
+                                  repeats))
+            row["sizes"].append({"batch": size, "new_ms": new * 1e3, "warm_ms": warm * 1e3, "ratio": new / warm})
+        rows.append(row)
+    return rows
+
+
 LATENCY_SHAPES = {"one 32x32x3 image": (32, 32, 3), "8 images of 32x32x3": (8, 32, 32, 3),
                   "one 480x640x3 frame": (480, 640, 3)}
 
@@ -129,6 +198,8 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per row, best taken")
     parser.add_argument("--latency-calls", type=int, default=200, help="calls per latency row, median taken")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "encryption_throughput.json")
+    parser.add_argument("--authors-code", type=Path, metavar="DIR",
+                        help="a checkout of github.com/mastnk/ICCE-TW2018 (BlockScramble.py): time it beside keras-lie")
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
@@ -154,6 +225,20 @@ def main(argv=None) -> None:
             if "cold_cache_vs_memory_copy" in row:
                 print(f"{row['scheme']} tensor path / memory copy, both with cold caches: "
                       f"{row['cold_cache_vs_memory_copy']:.3f}")
+    if args.authors_code is not None:
+        images = rng.integers(0, 256, (args.small, 32, 32, 3), dtype=np.uint8)
+        results["authors_code"] = authors_code(images, args.authors_code, args.repeats)
+        print(f"\nThe authors' code against keras_lie.encrypt, {args.small} images of 32x32x3, same key, same run")
+        for row in results["authors_code"]:
+            print(f"{row['mode']:<40} {row['images_per_s']:>12,.0f} images/s"
+                  + (f"  ({row['vs_authors_code']:.1f}x the authors')" if "vs_authors_code" in row else ""))
+    results["batch_sizes"] = batch_sizes(args.repeats)
+    print("\nFirst call in a fresh process (10,000 images of 32x32x3, after the imports), and new batch sizes")
+    for row in results["batch_sizes"]:
+        print(f"{row['scheme']}: imports {row['import_s']:.2f} s, first call {row['first_call_s']:.2f} s")
+        for size in row["sizes"]:
+            print(f"  batch {size['batch']:>5}: first {size['new_ms']:8.2f} ms, warm {size['warm_ms']:8.2f} ms, "
+                  f"ratio {size['ratio']:.1f}")
     results["latency"] = latency(args.latency_calls)
     print(f"\nLatency of one call, proposed scheme (median of {args.latency_calls} calls)")
     print(f"{'input':<22} {'mode':<20} {'median':>10} {'best':>10}")

@@ -40,9 +40,15 @@ def random_images(rng: np.random.Generator, shape) -> np.ndarray:
     return rng.integers(0, 256, size=shape, dtype=np.uint8)
 
 
-def compiled_kernels(scheme) -> set[str]:
-    """Which compiled kernels a scheme's eager calls used: "fused" (one gather per nibble) or "lanes"."""
-    return {cache_key[0] for cache_key, function in scheme._compiled.items() if function is not None}
+def kernels_used(scheme, batch: int, height: int, width: int) -> set[str]:
+    """The kernels an eager call on `batch` images runs: "fused" (one gather per nibble) or "lanes"."""
+    from keras_lie.schemes.base import _CALL_COST_BYTES, _split_batch
+
+    overhead = max(1, _CALL_COST_BYTES // (height * width * scheme.channels))
+    unit_height = scheme.block_size if scheme.same_map_in_every_block else height
+    lanes = scheme._lane_transform("encrypt", unit_height, width)
+    return {"lanes" if lanes is not None and scheme._piece_kernel("encrypt", height, width, size) is lanes else "fused"
+            for size, _ in _split_batch(batch, scheme._piece_sizes(height, width), overhead)}
 
 
 def write_image_tree(root: Path, rng: np.random.Generator, splits=("train", "test"), per_class=4,

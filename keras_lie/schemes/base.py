@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import threading
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -27,6 +28,8 @@ from keras_lie.schemes._gather import (
 Direction = Literal["encrypt", "decrypt"]
 Padding = Literal["error", "replicate"]
 _PLAN_CACHE_SIZE = 8  # image sizes whose gather plans a scheme keeps
+_PIECE_BYTES = 32 << 20  # the largest piece of a batch one compiled call takes
+_CALL_COST_BYTES = 1 << 20  # one compiled call's overhead, in bytes of images it could have transformed (CPU)
 
 
 class Scheme:
@@ -65,6 +68,8 @@ class Scheme:
         self._compiled: collections.OrderedDict = collections.OrderedDict()
         self._plans: collections.OrderedDict = collections.OrderedDict()
         self.trace_count = 0  # Python traces of the compiled transforms (each costs a compile)
+        self._warm: dict = {}  # (direction, H, W) -> the thread compiling its piece sizes
+        self._lock = threading.RLock()
 
     @property
     def block_size(self) -> int:
@@ -203,23 +208,81 @@ class Scheme:
         that a call on 8 images takes. It cannot retrace, and it does not check shapes either: the
         cache key holds every static dimension of the signature, and callers pick the function by it.
         """
-        if cache_key not in self._compiled:
-            function = make()
-            self._compiled[cache_key] = None if function is None else function.get_concrete_function()
-            if len(self._compiled) > 4 * _PLAN_CACHE_SIZE:
-                self._compiled.popitem(last=False)
-        self._compiled.move_to_end(cache_key)
-        return self._compiled[cache_key]
+        with self._lock:  # the piece sizes are compiled on a second thread too
+            if cache_key not in self._compiled:
+                function = make()
+                self._compiled[cache_key] = None if function is None else function.get_concrete_function()
+                if len(self._compiled) > 8 * _PLAN_CACHE_SIZE:
+                    self._compiled.popitem(last=False)
+            self._compiled.move_to_end(cache_key)
+            return self._compiled[cache_key]
 
     def _eager_transform(self, images: tf.Tensor, direction: Direction) -> tf.Tensor:
-        """The compiled transform of a checked uint8 batch; the lane kernel where it applies."""
+        """The compiled transform of a checked uint8 batch, in pieces of the sizes XLA has compiled.
+
+        XLA compiles its kernel per concrete shape, so a batch is cut into pieces
+        of a few fixed sizes (`_piece_sizes`), all compiled at the first call for an
+        image size (the sizes this call needs at once, the others on a second
+        thread meanwhile): afterwards no batch size compiles anything.
+        """
         height, width = images.shape[1], images.shape[2]
+        sizes = self._piece_sizes(height, width)
+        with self._lock:
+            if (direction, height, width) not in self._warm:
+                compiling = threading.Thread(target=self._compile_pieces, args=(direction, height, width, sizes),
+                                             name="keras-lie piece compilation")
+                self._warm[direction, height, width] = compiling
+                compiling.start()
+        # A call costs about as much as transforming 1 MB more: padding a piece up is cheaper than that.
+        overhead = max(1, _CALL_COST_BYTES // (height * width * self.channels))
+        pieces = _split_batch(images.shape[0], sizes, overhead)
+        if len(pieces) == 1:
+            return self._padded_piece(direction, height, width, pieces[0][0])(images)
+        parts = tf.split(images, [used for _, used in pieces])
+        return tf.concat([self._padded_piece(direction, height, width, size)(part)
+                          for (size, _), part in zip(pieces, parts, strict=True)], axis=0)
+
+    def _compile_pieces(self, direction: Direction, height: int, width: int, sizes: tuple[int, ...]) -> None:
+        """Compile the kernel of every piece size by running it once on zeros."""
+        try:
+            for size in sizes:
+                self._padded_piece(direction, height, width, size)(
+                    tf.zeros([size, height, width, self.channels], tf.uint8))
+        except Exception:  # noqa: BLE001 - the call that needs this kernel raises the same error itself
+            return
+
+    def _piece_sizes(self, height: int, width: int) -> tuple[int, ...]:
+        """The batch sizes compiled for (H, W) images: the largest about 32 MB, then each an eighth, and 1."""
+        top = 1 << max(0, (_PIECE_BYTES // (height * width * self.channels)).bit_length() - 1)
+        sizes = [top]
+        while sizes[-1] > 16:
+            sizes.append(sizes[-1] // 8)
+        return tuple(sizes) if sizes[-1] == 1 else (*sizes, 1)
+
+    def _piece_kernel(self, direction: Direction, height: int, width: int, size: int):
+        """The kernel for a piece of `size` images: the lane kernel where it applies, else the fused gather."""
         unit_height = self.block_size if self.same_map_in_every_block else height
-        if images.shape[0] * (height // unit_height) >= LANES and _only_cpus():
+        if size * (height // unit_height) >= LANES and _only_cpus():
             lanes = self._lane_transform(direction, unit_height, width)
             if lanes is not None:
-                return lanes(images)
-        return self._compiled_transform(direction, height, width)(images)
+                return lanes
+        return self._compiled_transform(direction, height, width)
+
+    def _padded_piece(self, direction: Direction, height: int, width: int, size: int):
+        """Up to `size` images, padded to `size` for the kernel and cut back: one dispatch, one compiled shape."""
+
+        def make():
+            kernel = self._piece_kernel(direction, height, width, size)
+
+            def transform(images):
+                count = tf.shape(images)[0]
+                padded = tf.pad(images, [[0, size - count], [0, 0], [0, 0], [0, 0]])
+                return kernel(tf.ensure_shape(padded, [size, height, width, self.channels]))[:count]
+
+            signature = [tf.TensorSpec([None, height, width, self.channels], tf.uint8)]
+            return tf.function(transform, input_signature=signature, autograph=False)
+
+        return self._memoised_function(("piece", direction, height, width, size), make)
 
     def _transform(self, images, direction: Direction, padding: Padding):
         if padding not in PADDING_MODES:
@@ -285,6 +348,26 @@ class Scheme:
             ))
         with tf.control_dependencies(checks):
             return tf.identity(images)
+
+
+def _split_batch(count: int, sizes: tuple[int, ...], overhead: int) -> list[tuple[int, int]]:
+    """`count` images as pieces (compiled size, images used), sizes from `sizes` (descending, ending at 1).
+
+    Whole pieces of the largest size first; what remains goes into one piece padded
+    up to the next size when the padding costs no more than `overhead` images (the
+    cost of a call), else into the largest size that fits, and so on.
+    """
+    pieces = [(sizes[0], sizes[0])] * (count // sizes[0])
+    count %= sizes[0]
+    while count:
+        above = min(size for size in sizes if size >= count)
+        if above - count <= overhead:
+            pieces.append((above, count))
+            break
+        below = max(size for size in sizes if size <= count)
+        pieces.append((below, below))
+        count -= below
+    return pieces
 
 
 @functools.cache
