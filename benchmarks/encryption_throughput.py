@@ -139,27 +139,27 @@ import numpy as np, tensorflow as tf, keras_lie
 from keras_lie.keys import generate_key
 imported = time.perf_counter()
 key = generate_key(sys.argv[1], block_size=4, image_size=(32, 32))
-images = np.random.default_rng(0).integers(0, 256, (10000, 32, 32, 3), np.uint8)
+images = np.random.default_rng(0).integers(0, 256, (int(sys.argv[2]), 32, 32, 3), np.uint8)
 begin = time.perf_counter()
 keras_lie.encrypt(images, key)
 print(json.dumps({"import_s": imported - start, "first_call_s": time.perf_counter() - begin}))
 """
 
 
-def batch_sizes(repeats: int) -> list[dict]:
+def batch_sizes(repeats: int, count: int) -> list[dict]:
     """The first call in a fresh process, and the first call at a new batch size against a warm one at it."""
     import subprocess
 
     rows = []
     for name in ("learnable", "ele"):
-        fresh = json.loads(subprocess.run([sys.executable, "-c", FIRST_CALL, name], capture_output=True, text=True,
-                                          check=True).stdout.strip().splitlines()[-1])
+        fresh = json.loads(subprocess.run([sys.executable, "-c", FIRST_CALL, name, str(count)], capture_output=True,
+                                          text=True, check=True).stdout.strip().splitlines()[-1])
         key = generate_key(name, block_size=4, image_size=(32, 32))
-        images = np.random.default_rng(2).integers(0, 256, (10_000, 32, 32, 3), np.uint8)
+        images = np.random.default_rng(2).integers(0, 256, (count, 32, 32, 3), np.uint8)
         keras_lie.encrypt(images, key)
         time.sleep(3)  # the other piece sizes compile on a second thread meanwhile (about half a second)
         row = {"scheme": name, "import_s": fresh["import_s"], "first_call_s": fresh["first_call_s"], "sizes": []}
-        for size in NEW_BATCH_SIZES:
+        for size in [size for size in NEW_BATCH_SIZES if size < count] or [max(1, count - 1)]:
             start = time.perf_counter()
             keras_lie.encrypt(images[:size], key)
             new = time.perf_counter() - start
@@ -232,8 +232,8 @@ def main(argv=None) -> None:
         for row in results["authors_code"]:
             print(f"{row['mode']:<40} {row['images_per_s']:>12,.0f} images/s"
                   + (f"  ({row['vs_authors_code']:.1f}x the authors')" if "vs_authors_code" in row else ""))
-    results["batch_sizes"] = batch_sizes(args.repeats)
-    print("\nFirst call in a fresh process (10,000 images of 32x32x3, after the imports), and new batch sizes")
+    results["batch_sizes"] = batch_sizes(args.repeats, args.small)
+    print(f"\nFirst call in a fresh process ({args.small} images of 32x32x3, after the imports), and new batch sizes")
     for row in results["batch_sizes"]:
         print(f"{row['scheme']}: imports {row['import_s']:.2f} s, first call {row['first_call_s']:.2f} s")
         for size in row["sizes"]:

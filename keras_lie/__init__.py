@@ -52,7 +52,7 @@ _EXPORTS = {
     "keras_lie.layers": ("Decrypt", "Encrypt"),
 }
 _SUBMODULES = (
-    "data", "errors", "experiments", "files", "keys", "layers", "models", "schemes", "security", "training",
+    "data", "errors", "experiments", "files", "keys", "layers", "models", "schemes", "security", "shards", "training",
 )
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -43,3 +43,6 @@ def test_encryption_throughput_times_both_kernels_and_cold_caches(tmp_path):
         (label, mode) for label in ("one 32x32x3 image", "8 images of 32x32x3", "one 480x640x3 frame")
         for mode in ("xla, tensor in/out", "keras_lie.encrypt")}
     assert all(0 < row["best_us"] <= row["median_us"] for row in latency)
+    batch_sizes = json.loads(output.read_text())["batch_sizes"]
+    assert [row["scheme"] for row in batch_sizes] == ["learnable", "ele"]
+    assert all(row["first_call_s"] > 0 and all(size["ratio"] > 0 for size in row["sizes"]) for row in batch_sizes)
