@@ -46,6 +46,7 @@ SCHEMES = ("learnable", "ele", "etc", "block_shuffle", "cat_map", "plain")
 def timed_runs(function, repeats: int, before_each=None) -> list[float]:
     """Seconds of `repeats` calls of `function` after one untimed warm-up call; `before_each()` runs untimed."""
     function()  # warm-up: tracing and XLA compilation are not throughput
+    _wait_for_compilation()
     times = []
     for _ in range(repeats):
         if before_each is not None:
@@ -54,6 +55,15 @@ def timed_runs(function, repeats: int, before_each=None) -> list[float]:
         function()
         times.append(time.perf_counter() - start)
     return times
+
+
+def _wait_for_compilation() -> None:
+    """Let keras-lie's background compilation of piece sizes finish: it would compete with the timing."""
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == "keras-lie piece compilation":
+            thread.join()
 
 
 def best_seconds(function, repeats: int) -> float:
@@ -157,7 +167,7 @@ def batch_sizes(repeats: int, count: int) -> list[dict]:
         key = generate_key(name, block_size=4, image_size=(32, 32))
         images = np.random.default_rng(2).integers(0, 256, (count, 32, 32, 3), np.uint8)
         keras_lie.encrypt(images, key)
-        time.sleep(3)  # the other piece sizes compile on a second thread meanwhile (about half a second)
+        _wait_for_compilation()  # the other piece sizes compile on a second thread meanwhile (about half a second)
         row = {"scheme": name, "import_s": fresh["import_s"], "first_call_s": fresh["first_call_s"], "sizes": []}
         for size in [size for size in NEW_BATCH_SIZES if size < count] or [max(1, count - 1)]:
             start = time.perf_counter()

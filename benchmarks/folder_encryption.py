@@ -62,15 +62,17 @@ def count_images(folder: Path) -> int:
 def compare(label: str, folder: Path, scratch: Path, cli: list[str], repeats: int, tfds: bool = False) -> dict:
     """Baseline and keras-lie (and the Beam pipeline) alternately, `repeats` times each, each into a new folder."""
     images = count_images(folder)
+    scratch = scratch / f"outputs-{folder.name}"  # each workload's outputs apart
+    scratch.mkdir()
     baseline_s, keras_lie_s, beam_s = [], [], []
     for repeat in range(repeats):
         runs = [
             (baseline_s, [sys.executable, "-c", BASELINE, str(folder), str(scratch / f"baseline-{repeat}")]),
-            (keras_lie_s, [*cli, "encrypt", "--quiet", "--key", str(scratch / "key.json"), str(folder),
+            (keras_lie_s, [*cli, "encrypt", "--quiet", "--key", str(scratch.parent / "key.json"), str(folder),
                            str(scratch / f"encrypted-{repeat}")]),
         ]
         if tfds:
-            runs.append((beam_s, [*cli, "encrypt", "--format", "tfds", "--key", str(scratch / "key.json"), str(folder),
+            runs.append((beam_s, [*cli, "encrypt", "--format", "tfds", "--key", str(scratch.parent / "key.json"), str(folder),
                                   str(scratch / f"tfds-{repeat}")]))
         for times, command in runs:
             settle()
@@ -127,9 +129,11 @@ def main(argv=None) -> None:
         scratch = Path(scratch)
         subprocess.run([*cli, "keygen", "-o", str(scratch / "key.json")], check=True, stdout=subprocess.DEVNULL)
         rows = [compare(f"images of {args.folder.name}", args.folder, scratch, cli, args.repeats, args.tfds)]
+        print(json.dumps(rows[0]), flush=True)  # as it comes: the photos take long
         inputs = None
         if args.tfds:
             inputs = input_throughput(rows[0]["folder_output"], rows[0]["tfds_output"], args.repeats)
+            print(json.dumps(inputs), flush=True)
         if args.photos:
             import numpy as np
             from PIL import Image

@@ -7,6 +7,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -764,8 +765,9 @@ def _encrypt_to_tfds(args, max_pixels) -> int:
         pipeline_args = [f"--runner={args.runner or 'DirectRunner'}", *shlex.split(args.beam_options)]
         if not args.runner or args.runner == "DirectRunner":
             pipeline_args += ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
-    report = encrypt_to_tfds(args.source, args.destination, args.key, num_shards=args.num_shards,
-                             max_pixels=max_pixels, pipeline_args=pipeline_args)
+    run = functools.partial(encrypt_to_tfds, args.source, args.destination, args.key, num_shards=args.num_shards,
+                            max_pixels=max_pixels, pipeline_args=pipeline_args)
+    report = run() if args.verbose else _with_worker_logs_hidden(run)
     manifest = report.manifest
     total = sum(sum(counts.values()) for counts in manifest.counts.values())
     print(f"Encrypted {total} image(s) into {len(manifest.shards)} shard(s) of a TFDS dataset at {report.output} "
@@ -777,6 +779,33 @@ def _encrypt_to_tfds(args, max_pixels) -> int:
               file=sys.stderr)
         return EXIT_FAILURE
     return 0
+
+
+def _with_worker_logs_hidden(function):
+    """Run `function` with stderr (inherited by Beam's worker processes) in a scratch file.
+
+    Beam's workers each log their start-up, TensorFlow's import and Beam's own
+    progress (dozens of lines); the log is shown only if the run fails.
+    """
+    import tempfile
+
+    logging.getLogger("apache_beam").setLevel(logging.ERROR)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            return function()
+        except BaseException as error:
+            os.dup2(saved, 2)
+            log.seek(0)
+            tail = log.read().decode(errors="replace").splitlines()[-20:]
+            if tail and not isinstance(error, KerasLieError):  # keras-lie's own errors say it all
+                print("keras-lie: the pipeline's last log lines:\n" + "\n".join(tail), file=sys.stderr)
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _version() -> str:

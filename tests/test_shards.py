@@ -106,13 +106,15 @@ def test_a_failed_pipeline_leaves_no_dataset_and_a_rerun_finishes(tree, key_file
         encrypt_to_tfds(tree, tmp_path / "out", key_path, pipeline_args=IN_PROCESS)
 
 
-def test_workers_read_disjoint_shards_and_training_reads_the_dataset(tree, key_file, tmp_path):
+def test_workers_read_disjoint_shards_and_training_reads_the_dataset(tree, key_file, tmp_path, capfd):
     from keras_lie import cli
     from keras_lie.data import load_source
 
     _, key_path = key_file
     assert cli.main(["encrypt", "--format", "tfds", "--num-shards", "4", "--key", str(key_path), str(tree),
                      str(tmp_path / "out"), "--runner", "DirectRunner"]) == 0
+    out, err = capfd.readouterr()
+    assert "Encrypted 200 image(s) into 8 shard(s)" in out and not err.strip()  # Beam's workers' logs are hidden
     source = load_source(tmp_path / "out", "train", encrypted=True)
     assert source.size == 100 and source.manifest.layout == "tfds"
     parts = [source.shard(2, index) for index in range(2)]
