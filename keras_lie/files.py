@@ -333,7 +333,7 @@ def _pairs_to_write(scheme, direction, destination, pairs, padding, resume, repo
         if path.is_file() and is_own_temporary(path.name):
             path.unlink(missing_ok=True)
             report.removed_temporaries += 1
-    remaining = []
+    remaining, existing = [], set(existing)
     for pair in pairs:
         size = _complete_output_size(scheme, direction, pair, padding) if pair in existing else None
         if size is None:

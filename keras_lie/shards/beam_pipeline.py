@@ -162,7 +162,7 @@ def encrypt_to_tfds(
         key_path: the holder's key file; every worker reads it (see the module docstring).
         num_shards: shards per split (default: about `shard_bytes` each).
         max_pixels: images over this many pixels are refused (listed in the failures).
-        pipeline_args: Beam's pipeline options, e.g. `["--runner=DataflowRunner", "--project=..."]`;
+        pipeline_args: Beam's pipeline options, e.g. `["--runner=FlinkRunner", "--flink_master=host:8081"]`;
             default: the DirectRunner in multi-processing mode on every local core.
 
     Returns:
