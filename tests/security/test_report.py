@@ -33,7 +33,7 @@ def test_report_on_tiny_data_with_leakage(tmp_path, rng):
 
 def test_security_command(tmp_path, rng):
     tree = write_image_tree(tmp_path / "tree", rng, per_class=2)
-    assert cli.main(["security", "--data", str(tree), "--images", "6", "--block-sizes", "4",
+    assert cli.main(["security", "--data", str(tree), "--images", "4", "--block-sizes", "4",
                      "--schemes", "learnable,cat_map", "--seed", "1", "-o", str(tmp_path / "rep")]) == 0
     assert "grid_learnable_m4.png" in (tmp_path / "rep" / "report.md").read_text()
 
