@@ -123,6 +123,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         models,
         schemes,
         security,
+        shards,
         training,
     )
     from keras_lie.errors import (
