@@ -178,6 +178,15 @@ def create_staging_folder(destination: str | os.PathLike) -> Path:
     raise FileExistsError(f"Could not create a staging folder in {parent}.")
 
 
+def stale_staging_folders(destination: str | os.PathLike) -> list[Path]:
+    """The staging folders `create_staging_folder(destination)` made that are still there (a killed run's)."""
+    destination = Path(destination)
+    parent = destination.parent if str(destination.parent) else Path(".")
+    name = re.compile(rf"\.{re.escape(destination.name)}\.[0-9a-f]{{12}}\.partial")
+    return [path for path in parent.glob(f".{destination.name}.*.partial")
+            if name.fullmatch(path.name) and path.is_dir()]
+
+
 def publish_folder(staging: Path, destination: str | os.PathLike) -> Path:
     """Make a staged tree appear at `destination` whole: one sync, then one rename.
 

@@ -205,10 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
                              help="with --format tfds: shards per split (default: about 150 MB each)")
             sub.add_argument("--runner", default=None,
                              help="with --format tfds: the Beam runner (default: DirectRunner on every local core; "
-                                  "DataflowRunner, FlinkRunner, SparkRunner, ...)")
+                                  "FlinkRunner, SparkRunner, ... with paths every worker sees)")
             sub.add_argument("--beam-options", default="", metavar="OPTIONS",
                              help="with --format tfds: more Beam pipeline options, quoted, e.g. "
-                                  "\"--project=P --region=R --temp_location=gs://B/tmp\"")
+                                  "\"--flink_master=host:8081 --environment_type=LOOPBACK\"")
         sub.set_defaults(handler=_transform, direction=direction)
     _add_training_commands(commands)
     return parser
@@ -760,11 +760,7 @@ def _encrypt_to_tfds(args, max_pixels) -> int:
     if args.resume or args.overwrite or args.padding != "error":
         raise KerasLieError("--format tfds writes a new dataset folder: --resume, --overwrite and --padding do not "
                             "apply (re-running after an interruption does the work again).")
-    pipeline_args = None
-    if args.runner or args.beam_options:
-        pipeline_args = [f"--runner={args.runner or 'DirectRunner'}", *shlex.split(args.beam_options)]
-        if not args.runner or args.runner == "DirectRunner":
-            pipeline_args += ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+    pipeline_args = ([f"--runner={args.runner}"] if args.runner else []) + shlex.split(args.beam_options)
     run = functools.partial(encrypt_to_tfds, args.source, args.destination, args.key, num_shards=args.num_shards,
                             max_pixels=max_pixels, pipeline_args=pipeline_args)
     report = run() if args.verbose else _with_worker_logs_hidden(run)

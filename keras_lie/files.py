@@ -402,16 +402,16 @@ def _transform_pairs(scheme, direction, pairs, padding, max_pixels, report, bar,
             chunk = pairs[done : done + batch]
             loaded = list(pool.map(lambda pair: _guarded(pair[0], _load, pair, scheme, direction, max_pixels), chunk))
             outputs: list = [None] * len(chunk)
+            pixels: list = [None] * len(chunk)
             recorded: list = [None] * len(chunk)  # (H, W) before padding: written on encrypt, cropped to on decrypt
             errors = [error for _, error in loaded]
             groups: dict[tuple, list[int]] = {}
-            for index, (image, error) in enumerate(loaded):
+            for index, (value, error) in enumerate(loaded):
                 if error is None:
-                    image, recorded[index] = image
-                    loaded[index] = (image, None)
-                    groups.setdefault(image.shape, []).append(index)
+                    pixels[index], recorded[index] = value
+                    groups.setdefault(pixels[index].shape, []).append(index)
             for shape, members in groups.items():
-                images = np.stack([loaded[i][0] for i in members])
+                images = np.stack([pixels[i] for i in members])
                 result, error = _guarded(None, getattr(scheme, direction), images, padding=padding)
                 for position, index in enumerate(members):
                     if error is not None:
@@ -449,8 +449,8 @@ def _transform_pairs(scheme, direction, pairs, padding, max_pixels, report, bar,
             done += len(chunk)
             if bar is not None:
                 bar.update(done)
-            held = sum(image.nbytes for image, _ in loaded if image is not None)
-            per_image = max(1, held // max(1, sum(image is not None for image, _ in loaded)))
+            held = sum(image.nbytes for image in pixels if image is not None)
+            per_image = max(1, held // max(1, sum(image is not None for image in pixels)))
             batch = int(max(1, min(_MAX_BATCH, _BATCH_BYTES // per_image)))
     return sizes
 

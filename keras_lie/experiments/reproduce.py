@@ -158,14 +158,14 @@ def reproduce(
     passes = -(-train_source.size // settings.batch_size) if recalibrate_batch_norm else 0
     plans = table_i_rows(schemes, stem_modes)
     clock = TableProgress(len(plans), settings.epochs) if verbose else None
+    # Off a terminal, the table's line per epoch replaces Keras' own; on one, it follows Keras' bar.
+    fit_verbose = 0 if verbose == 2 else verbose
     rows = []
     for index, plan in enumerate(plans):
         logger.info("== row %d of %d, %s: %s, %s (%s, input %s) ==", index + 1, len(plans), plan.row,
                     SCHEME_LABELS[plan.scheme], plan.network, plan.backbone, plan.stem_input_mode)
         if clock is not None:
             clock.row = index
-        # Off a terminal, the table's line per epoch replaces Keras' own; on one, it follows Keras' bar.
-        fit_verbose = 0 if verbose == 2 else verbose
         _, result = run_configuration(settings, train_source, test_source, plan.scheme, output / plan.row,
                                       stem=plan.stem, stem_input_mode=plan.stem_input_mode, backbone=plan.backbone,
                                       recalibrate_batch_norm_steps=passes, verbose=fit_verbose, strategy=strategy,

@@ -26,14 +26,19 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from keras_lie._files import IMAGE_SUFFIXES, atomic_write_bytes, create_staging_folder, publish_folder
+from keras_lie._files import (
+    IMAGE_SUFFIXES,
+    atomic_write_bytes,
+    create_staging_folder,
+    publish_folder,
+    stale_staging_folders,
+)
 from keras_lie.errors import ImageFileError, KerasLieError
-from keras_lie.files import DEFAULT_MAX_PIXELS, check_source_manifest, decode_image, with_key_channels
+from keras_lie.files import DEFAULT_MAX_PIXELS, check_source_manifest, decode_image, image_header, with_key_channels
 from keras_lie.keys import load_key
 from keras_lie.manifest import DatasetManifest, write_manifest
 from keras_lie.schemes import get_scheme
@@ -114,8 +119,6 @@ def shard_counts(images: list[SourceImage], num_shards: int | None, shard_bytes:
     The size is estimated from a sample of the images' headers (an encrypted PNG
     barely compresses, so it takes about H x W x C bytes).
     """
-    from keras_lie.files import image_header
-
     per_split: dict[str, int] = {}
     for image in images:
         per_split[image.split] = per_split.get(image.split, 0) + 1
@@ -163,7 +166,7 @@ def encrypt_to_tfds(
         num_shards: shards per split (default: about `shard_bytes` each).
         max_pixels: images over this many pixels are refused (listed in the failures).
         pipeline_args: Beam's pipeline options, e.g. `["--runner=FlinkRunner", "--flink_master=host:8081"]`;
-            default: the DirectRunner in multi-processing mode on every local core.
+            without a runner, the DirectRunner in multi-processing mode on every local core.
 
     Returns:
         The report: the dataset folder, its manifest (counts, shards, failures).
@@ -189,11 +192,10 @@ def encrypt_to_tfds(
     images = list_source(source)
     counts = shard_counts(images, num_shards, shard_bytes)
     class_names = sorted({image.label for image in images})
-    _remove_stale_staging(output)
+    for stale in stale_staging_folders(output):  # killed runs' hidden folders
+        shutil.rmtree(stale, ignore_errors=True)
     staging = create_staging_folder(output)
-    options = PipelineOptions(pipeline_args if pipeline_args is not None else
-                              ["--runner=DirectRunner", "--direct_running_mode=multi_processing",
-                               "--direct_num_workers=0"])
+    options = PipelineOptions(_with_local_defaults(pipeline_args or []))
     try:
         with beam.Pipeline(options=options) as pipeline:
             encoded = (
@@ -224,13 +226,15 @@ def encrypt_to_tfds(
     return ShardedDatasetReport(output, manifest)
 
 
-def _remove_stale_staging(output: Path) -> None:
-    """Remove the hidden staging folders that killed runs into `output` left behind."""
-    parent = output.parent if str(output.parent) else Path(".")
-    pattern = re.compile(rf"\.{re.escape(output.name)}\.[0-9a-f]{{12}}\.partial")
-    for candidate in parent.glob(f".{output.name}.*.partial"):
-        if pattern.fullmatch(candidate.name) and candidate.is_dir():
-            shutil.rmtree(candidate, ignore_errors=True)
+def _with_local_defaults(pipeline_args: list[str]) -> list[str]:
+    """Beam's options, with the DirectRunner on every local core where no runner or running mode is named."""
+    named = {argument.split("=", 1)[0] for argument in pipeline_args}
+    runner = next((argument.split("=", 1)[1] for argument in pipeline_args if argument.startswith("--runner=")),
+                  "DirectRunner")
+    defaults = [] if "--runner" in named else ["--runner=DirectRunner"]
+    if runner == "DirectRunner" and "--direct_running_mode" not in named:
+        defaults += ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+    return [*defaults, *pipeline_args]
 
 
 def _finish(staging: Path, key, class_names, counts) -> DatasetManifest:
