@@ -18,7 +18,7 @@ from keras_lie.keys import generate_key
 from conftest import write_image_tree
 
 WORKER = r"""
-import json, sys
+import hashlib, json, sys
 from pathlib import Path
 import numpy as np
 from keras_lie.distribute import make_strategy
@@ -31,7 +31,10 @@ seen = []
 shard = ImageSource.shard
 def recorded(self, count, index):  # what this worker reads
     part = shard(self, count, index)
-    seen.append({"count": count, "index": index, "split": self.name, "files": part.files})
+    # A TFDS directory's part names no files: what it read is known by its images' digests.
+    images = None if part.files else sorted(hashlib.sha256(image.numpy().tobytes()).hexdigest()
+                                            for image, _ in part.dataset)
+    seen.append({"count": count, "index": index, "split": self.name, "files": part.files, "images": images})
     return part
 ImageSource.shard = recorded
 overrides = {"data": data, "epochs": int(epochs), "batch_size": 8, "learning_rate": 0.05, "augment": False}
@@ -56,7 +59,7 @@ def free_ports(count):
             s.close()
 
 
-def run_workers(tmp_path, epochs: int) -> list[dict]:
+def run_workers(tmp_path, epochs: int, data: str = "encrypted") -> list[dict]:
     """Two worker processes on 127.0.0.1 (free ports), bounded in time and always ended."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     processes = []
@@ -64,7 +67,7 @@ def run_workers(tmp_path, epochs: int) -> list[dict]:
         for index in range(2):
             config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
             processes.append(subprocess.Popen(
-                [sys.executable, "-c", WORKER, str(tmp_path / "run"), str(tmp_path / "encrypted"),
+                [sys.executable, "-c", WORKER, str(tmp_path / "run"), str(tmp_path / data),
                  str(tmp_path / f"worker{index}.json"), str(epochs)],
                 env={**os.environ, "TF_CONFIG": config, "TF_CPP_MIN_LOG_LEVEL": "3"},
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
@@ -206,3 +209,25 @@ def test_mirrored_strategy_on_two_logical_cpus():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "ok 2" in result.stdout
+
+
+def test_two_local_workers_train_on_disjoint_shards_of_a_tfds_directory(tmp_path, rng):
+    pytest.importorskip("apache_beam", reason='the TFDS writer needs apache-beam: pip install "keras-lie[beam]"')
+    from keras_lie.shards import encrypt_to_tfds
+
+    tree = write_image_tree(tmp_path / "plain", rng, per_class=8, size=16)
+    key = generate_key("learnable", block_size=4, seed=3)
+    key.save(tmp_path / "key.json")
+    encrypt_to_tfds(tree, tmp_path / "shards", tmp_path / "key.json", num_shards=4,
+                    pipeline_args=["--runner=DirectRunner", "--direct_running_mode=in_memory"])
+    records = run_workers(tmp_path, epochs=1, data="shards")
+    assert all(record["strategy"] == "MultiWorkerMirroredStrategy" for record in records)
+    for split in ("train", "test"):
+        parts = [[s for s in record["seen"] if s["split"].endswith(f"/{split}")] for record in records]
+        assert [[(s["count"], s["index"]) for s in part] for part in parts] == [[(2, 0)], [(2, 1)]]
+        images = [set(part[0]["images"]) for part in parts]
+        # Whole shard files per worker: no image is read by both, and each reads an equal number.
+        assert images[0].isdisjoint(images[1]) and len(parts[0][0]["images"]) == len(parts[1][0]["images"]) > 0
+    assert "loss:" in records[0]["stdout"] and "loss:" not in records[1]["stdout"]  # the chief's progress bar
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["config"]["strategy"] == \
+        "MultiWorkerMirroredStrategy"

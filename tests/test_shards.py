@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from keras_lie.files import read_image
+from keras_lie.files import read_image, write_png
 from keras_lie.keys import LearnableKey
 from keras_lie.schemes import get_scheme
 
@@ -70,15 +70,35 @@ def test_two_hundred_images_into_four_shards_round_trip_and_load_without_keras_l
     assert "key_material" not in (out / "keras-lie-dataset.json").read_text()
 
 
-def test_a_corrupt_image_is_reported_by_name_and_the_rest_written(tree, key_file, tmp_path):
-    _, key_path = key_file
+def test_a_corrupt_image_is_reported_by_name_and_the_rest_written(tree, key_file, tmp_path, monkeypatch, rng):
+    import keras_lie.shards.beam_pipeline as pipeline
+
+    key, key_path = key_file
     (tree / "train" / "a" / "broken.png").write_bytes(b"not a png")
+    write_png(tree / "train" / "b" / "wide.png", rng.integers(0, 256, (8, 24, 3), dtype=np.uint8))  # one more
+    monkeypatch.setattr(pipeline, "_CHUNK_MAX_IMAGES", 7)  # each shard written as several workers' pieces
     report = encrypt_to_tfds(tree, tmp_path / "out", key_path, num_shards=2, pipeline_args=IN_PROCESS)
     assert [name for name, _ in report.failures] == ["train/a/broken.png"]
     assert "not a readable" in report.failures[0][1]
     manifest = json.loads((tmp_path / "out" / "keras-lie-dataset.json").read_text())
     assert manifest["failures"][0]["file"] == "train/a/broken.png"
-    assert tfds.builder_from_directory(str(tmp_path / "out")).info.splits["train"].num_examples == 100
+    builder = tfds.builder_from_directory(str(tmp_path / "out"))
+    assert builder.info.splits["train"].num_examples == 101
+    assert not list((tmp_path / "out").glob(".*"))  # no piece, no temporary left
+    # The pieces joined in order: each shard's examples sorted by id, all decrypting exactly (any size).
+    scheme = get_scheme(key)
+    for shard in json.loads((tmp_path / "out" / "keras-lie-dataset.json").read_text())["shards"]:
+        ids = [example["id"].decode() for example in _read_shard(builder, tmp_path / "out" / shard["file"])]
+        assert ids == sorted(ids) and len(ids) == shard["examples"]
+    wide = next(example for example in tfds.as_numpy(builder.as_dataset(split="train"))
+                if example["id"] == b"train/b/wide.png")
+    assert np.array_equal(scheme.decrypt(wide["image"]), read_image(tree / "train" / "b" / "wide.png"))
+
+
+def _read_shard(builder, path):
+    import tensorflow as tf
+
+    return tfds.as_numpy(tf.data.TFRecordDataset(str(path)).map(builder.info.features.deserialize_example))
 
 
 def test_a_failed_pipeline_leaves_no_dataset_and_a_rerun_finishes(tree, key_file, tmp_path, monkeypatch):

@@ -227,17 +227,70 @@ def _tfds_directory_source(path: Path, split, limit, seed, encrypted) -> ImageSo
     if limit is not None and limit < size:
         size = limit
 
+    info = builder.info.splits[split]
+    files = [str(path / name) for name in info.filenames]
+    raw = _is_raw_image_feature(builder.info.features["image"])
+
     def read(input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
-        config = tfds.ReadConfig(interleave_cycle_length=tf.data.AUTOTUNE, input_context=input_context,
-                                 shuffle_seed=seed)
-        dataset = builder.as_dataset(split=split, read_config=config, shuffle_files=False)
-        dataset = dataset.map(lambda example: (example["image"], tf.cast(example["label"], tf.int64)),
-                              num_parallel_calls=tf.data.AUTOTUNE)
+        if raw and files:  # keras-lie's own layout: parsed a batch at a time, no per-example decoding
+            ours = files if input_context is None else \
+                files[input_context.input_pipeline_id::input_context.num_input_pipelines]
+            dataset = _raw_image_records(ours, files[0])
+        else:  # any other TFDS dataset: TFDS decodes its features
+            config = tfds.ReadConfig(interleave_cycle_length=tf.data.AUTOTUNE, input_context=input_context)
+            dataset = builder.as_dataset(split=split, read_config=config, shuffle_files=False)
+            dataset = _with_static_shape(dataset.map(
+                lambda example: (example["image"], tf.cast(example["label"], tf.int64)),
+                num_parallel_calls=tf.data.AUTOTUNE))
         return dataset.take(limit) if limit is not None else dataset
 
-    return ImageSource(_with_static_shape(read()), list(names), size, f"tfds-dir:{path}/{split}",
+    return ImageSource(read(), list(names), size, f"tfds-dir:{path}/{split}",
                        encrypted=encrypted, manifest=manifest, read_shards=read,
                        shard_lengths=list(builder.info.splits[split].shard_lengths))
+
+
+def _is_raw_image_feature(feature) -> bool:
+    """Whether TFDS stores the image as its raw bytes and shape (as `encrypt --format tfds` writes it)."""
+    import tensorflow_datasets as tfds
+
+    if not isinstance(feature, tfds.features.Tensor) or tf.as_dtype(feature.dtype) != tf.uint8:
+        return False
+    serialized = feature.get_serialized_info()  # raw bytes of any shape: {"shape": int, "value": bytes}
+    return isinstance(serialized, dict) and set(serialized) == {"shape", "value"}
+
+
+_RAW_RECORD = {
+    "image/value": tf.io.FixedLenFeature([], tf.string),
+    "image/shape": tf.io.FixedLenFeature([3], tf.int64),
+    "label": tf.io.FixedLenFeature([], tf.int64),
+}
+_PARSE_BATCH = 256
+
+
+def _raw_image_records(files: list[str], first_file: str) -> tf.data.Dataset:
+    """`(image, label)` from TFRecord files of raw images, parsed and decoded 256 records per op.
+
+    TFDS decodes one example per call, which costs about ten times reading the
+    records; here each batch is one `parse_example` and one `decode_raw`. Every
+    image must have the shape of the dataset's first (as in `_with_static_shape`),
+    which is the images' static shape.
+    """
+    first = next(iter(tf.data.TFRecordDataset(first_file).take(1)), None)
+    shape = [int(n) for n in tf.io.parse_example([first], _RAW_RECORD)["image/shape"][0]] if first is not None \
+        else [None, None, None]
+    records = tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE)
+    message = f"keras-lie: all images of a dataset must have the size of the first, {tuple(shape)}; resize them " \
+              "first. Got:"
+
+    def decode(serialized):
+        example = tf.io.parse_example(serialized, _RAW_RECORD)
+        shapes = example["image/shape"]
+        same = tf.reduce_all(tf.equal(shapes, tf.constant(shape, tf.int64)))
+        with tf.control_dependencies([tf.debugging.Assert(same, [message, shapes], summarize=12)]):
+            pixels = tf.io.decode_raw(example["image/value"], tf.uint8)
+        return tf.reshape(pixels, [-1, *shape]), example["label"]
+
+    return records.batch(_PARSE_BATCH).map(decode, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
 
 
 def _balanced_subset(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:

@@ -5,7 +5,8 @@ dataset, loadable without keras-lie:
 
     tfds.builder_from_directory(OUT).as_dataset(split="train")
 
-Each example has `image` (uint8 (H, W, C), stored as lossless PNG), `label` (a
+Each example has `image` (uint8 (H, W, C), stored raw: an encrypted image barely
+compresses, and raw bytes are read without decoding), `label` (a
 `ClassLabel` with the class names) and `id` (the source file's path under the
 source root, stable across runs). keras-lie's own manifest sits beside the
 metadata (`keras-lie-dataset.json`, layout "tfds") with the scheme, block size,
@@ -13,8 +14,6 @@ key fingerprint, counts, failures and every shard's SHA-256.
 """
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 
@@ -25,12 +24,18 @@ FILENAME_TEMPLATE = "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}"
 DEFAULT_SHARD_BYTES = 150 * 1024 * 1024
 
 
-def features(class_names: list[str], image_shape: tuple[int | None, int | None, int]):
-    """The `tfds.features.FeaturesDict` of an encrypted dataset."""
+def features(class_names: list[str], channels: int):
+    """The `tfds.features.FeaturesDict` of an encrypted dataset.
+
+    The image is a uint8 tensor of any height and width, stored as its raw bytes
+    with its shape: lossless, as large as a PNG of an encrypted image (whose
+    pixels look random and do not compress), and read with no decoding.
+    """
     import tensorflow_datasets as tfds
 
     return tfds.features.FeaturesDict({
-        "image": tfds.features.Image(shape=tuple(image_shape), dtype=np.uint8, encoding_format="png"),
+        "image": tfds.features.Tensor(shape=(None, None, channels), dtype=np.uint8,
+                                      encoding=tfds.features.Encoding.BYTES),
         "label": tfds.features.ClassLabel(names=list(class_names)),
         "id": tfds.features.Text(),
     })
@@ -41,12 +46,7 @@ def shard_name(split: str, index: int, count: int) -> str:
     return f"{DATASET_NAME}-{split}.tfrecord-{index:05d}-of-{count:05d}"
 
 
-def is_tfds_directory(path: str | os.PathLike) -> bool:
-    """Whether `path` is a prepared TFDS dataset directory (it holds dataset_info.json)."""
-    return os.path.isfile(os.path.join(os.fspath(path), "dataset_info.json"))
-
-
-def write_metadata(folder: str, class_names: list[str], image_shape, shard_lengths: dict[str, list[int]],
+def write_metadata(folder: str, class_names: list[str], channels: int, shard_lengths: dict[str, list[int]],
                    shard_bytes: dict[str, int]) -> None:
     """Write TFDS's dataset_info.json and features.json for shards already in `folder`.
 
@@ -63,7 +63,7 @@ def write_metadata(folder: str, class_names: list[str], image_shape, shard_lengt
         for split, lengths in sorted(shard_lengths.items())
     ]
     tfds.folder_dataset.write_metadata(
-        data_dir=folder, features=features(class_names, image_shape), split_infos=split_infos,
+        data_dir=folder, features=features(class_names, channels), split_infos=split_infos,
         filename_template=template, check_data=False, version="1.0.0",
         description="Images encrypted with keras-lie (learnable image encryption); see keras-lie-dataset.json.",
     )
