@@ -19,6 +19,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["keras_lie", "keras_lie.*"]),
+    package_data={"keras_lie": ["__init__.pyi", "py.typed"]},  # the public names' one list; typed
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3",

@@ -1,6 +1,7 @@
 """keras-lie: learnable image encryption for TensorFlow/Keras (Tanaka, ICCE-TW 2018).
 
-Names are imported lazily, so that `import keras_lie` (and `keras-lie --help`)
+The public names are listed once, in `__init__.pyi` (which type checkers read);
+they are imported lazily, so that `import keras_lie` (and `keras-lie --help`)
 does not pay for importing TensorFlow until something that needs it is used.
 Keras-native loading still works after `import keras_lie` alone: keras-lie's
 serializable layers and models are registered as soon as Keras is imported
@@ -9,60 +10,36 @@ serializable layers and models are registered as soon as Keras is imported
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.abc
 import importlib.machinery
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from keras_lie.version import __version__
 
-_EXPORTS = {
-    "keras_lie.errors": (
-        "ImageFileError",
-        "ImageShapeError",
-        "ImageValueError",
-        "KerasLieError",
-        "KeyFileError",
-        "KeyMismatchError",
-    ),
-    "keras_lie.keys": (
-        "BlockShuffleKey",
-        "CatMapKey",
-        "ELEKey",
-        "EtCKey",
-        "Key",
-        "LearnableKey",
-        "PlainKey",
-        "generate_key",
-        "load_key",
-    ),
-    "keras_lie.schemes": (
-        "BlockShuffleScheme",
-        "CatMapScheme",
-        "ELEScheme",
-        "EtCScheme",
-        "LearnableScheme",
-        "PlainScheme",
-        "Scheme",
-        "decrypt",
-        "encrypt",
-        "get_scheme",
-    ),
-    "keras_lie.layers": ("Decrypt", "Encrypt"),
-}
-_SUBMODULES = (
-    "data", "errors", "experiments", "files", "keys", "layers", "models", "schemes", "security", "shards", "training",
-)
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
-__all__ = ["__version__", *sorted(_WHERE), *_SUBMODULES]
+def _public_names() -> dict[str, str | None]:
+    """Each public name and the module it comes from (None: a submodule), as `__init__.pyi` lists them."""
+    stub = ast.parse((Path(__file__).parent / "__init__.pyi").read_text(encoding="utf-8"))
+    names: dict[str, str | None] = {}
+    for node in stub.body:
+        if isinstance(node, ast.ImportFrom) and node.module not in ("keras_lie", "keras_lie.version"):
+            names.update({alias.asname or alias.name: node.module for alias in node.names})
+        elif isinstance(node, ast.ImportFrom) and node.module == "keras_lie":
+            names.update({alias.asname or alias.name: None for alias in node.names})
+    return names
+
+
+_WHERE = _public_names()
+__all__ = ["__version__", *sorted(_WHERE)]
 
 
 def __getattr__(name: str):
-    if name in _WHERE:
+    if name in _WHERE and _WHERE[name] is not None:
         value = getattr(importlib.import_module(_WHERE[name]), name)
-    elif name in _SUBMODULES:
+    elif name in _WHERE:
         value = importlib.import_module(f"keras_lie.{name}")
     else:
         raise AttributeError(f"module 'keras_lie' has no attribute {name!r}")
@@ -110,51 +87,3 @@ if "keras" in sys.modules:
     _register_serializables()
 elif not any(isinstance(finder, _RegisterWhenKerasLoads) for finder in sys.meta_path):
     sys.meta_path.insert(0, _RegisterWhenKerasLoads())
-
-
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from keras_lie import (
-        data,
-        errors,
-        experiments,
-        files,
-        keys,
-        layers,
-        models,
-        schemes,
-        security,
-        shards,
-        training,
-    )
-    from keras_lie.errors import (
-        ImageFileError,
-        ImageShapeError,
-        ImageValueError,
-        KerasLieError,
-        KeyFileError,
-        KeyMismatchError,
-    )
-    from keras_lie.keys import (
-        BlockShuffleKey,
-        CatMapKey,
-        ELEKey,
-        EtCKey,
-        Key,
-        LearnableKey,
-        PlainKey,
-        generate_key,
-        load_key,
-    )
-    from keras_lie.layers import Decrypt, Encrypt
-    from keras_lie.schemes import (
-        BlockShuffleScheme,
-        CatMapScheme,
-        ELEScheme,
-        EtCScheme,
-        LearnableScheme,
-        PlainScheme,
-        Scheme,
-        decrypt,
-        encrypt,
-        get_scheme,
-    )

@@ -504,7 +504,8 @@ def _security(args) -> int:
         return _security_of_folder(args, command)
 
     from keras_lie.data import load_source
-    from keras_lie.keys import BLOCK_WISE_SCHEMES, POSITION_KEYED_SCHEMES, generate_key, load_key
+    from keras_lie.keys import generate_key, load_key
+    from keras_lie.registry import scheme_record
     from keras_lie.security import security_report
     from keras_lie.training import train_small_classifier
 
@@ -519,7 +520,7 @@ def _security(args) -> int:
         keys = [
             generate_key(scheme, block_size=m, channels=images.shape[-1], seed=args.seed, image_size=images.shape[1:3])
             for scheme in (s.strip() for s in args.schemes.split(","))
-            for m in (block_sizes if scheme in BLOCK_WISE_SCHEMES + POSITION_KEYED_SCHEMES else (None,))
+            for m in (block_sizes if scheme_record(scheme).takes_block_size else (None,))
         ]
     models = []
     if args.train_leakage:
@@ -675,7 +676,8 @@ def _load_model(path: Path):
 
 
 def _keygen(args) -> int:
-    from keras_lie.keys import POSITION_KEYED_SCHEMES, ELEKey, EtCKey, LearnableKey, canonical_scheme_name, generate_key
+    from keras_lie.keys import ELEKey, EtCKey, LearnableKey, canonical_scheme_name, generate_key
+    from keras_lie.registry import scheme_record
 
     scheme = canonical_scheme_name(args.scheme)
     if args.from_reference is not None and args.from_reference.suffix == ".npz":
@@ -690,7 +692,7 @@ def _keygen(args) -> int:
         key = LearnableKey.from_reference_pickle(args.from_reference)
     else:
         image_size = _image_size(args.image_size) if args.image_size else None
-        if image_size is not None and scheme not in POSITION_KEYED_SCHEMES:
+        if image_size is not None and scheme_record(scheme).family != "position-keyed":
             raise KerasLieError(f"--image-size is for ele and etc keys; a {scheme} key fits images of any size.")
         key = generate_key(scheme, args.block_size, args.channels, seed=args.seed, image_size=image_size)
     key.save(args.output, overwrite=args.overwrite)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import datetime
 import functools
 import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import keras
@@ -119,6 +120,71 @@ def train(
     Raises:
         TrainingDivergedError: if the loss becomes NaN (training stops at once).
     """
+    _check_arguments(model, optimizer=optimizer, validation_freq=validation_freq,
+                     recalibrate_batch_norm_steps=recalibrate_batch_norm_steps, strategy=strategy,
+                     mixed_precision=mixed_precision)
+    output = Path(output_dir) if output_dir is not None else None
+    run = _Run(
+        epochs=epochs, optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
+        weight_decay=weight_decay, schedule=schedule, mixed_precision=mixed_precision, jit_compile=jit_compile,
+        strategy=strategy, validation_freq=validation_freq, recalibrate_batch_norm_steps=recalibrate_batch_norm_steps,
+        metadata=metadata, verbose=verbose, output=output,
+        # Only the chief writes (checkpoints, logs, results); the other workers read its checkpoint to resume,
+        # so under multi-worker training `output_dir` must be a folder every worker sees.
+        writes=output if is_chief(strategy) else None,
+    )
+    _prepare_output(run, restart=restart or not resume)
+    with _dtype_policy(mixed_precision):
+        initial_epoch, model = _build_or_resume_model(model, run, resume=resume)
+        fit_callbacks = _callbacks(run, initial_epoch, callbacks)
+        start = time.perf_counter()
+        history = _fit(model, train_data, validation_data, run, initial_epoch, fit_callbacks)
+        diverged = _diverged(history)
+        if run.recalibrate_batch_norm_steps and not diverged:  # never overwrite a good checkpoint with NaNs
+            _recalibrate_and_save(model, train_data, run)
+        wall = time.perf_counter() - start
+    if diverged:
+        raise TrainingDivergedError(
+            "The loss became NaN or infinite; lower the learning rate or check the data."
+        )
+    results = _results(model, run, history, validation_data, initial_epoch, wall)
+    if run.writes is not None:
+        atomic_write_bytes(run.writes / "results.json", json.dumps(results, indent=1).encode(), overwrite=True)
+    return model, results
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """One `train` call's settings and folders, as its steps read them."""
+
+    epochs: int
+    optimizer: str
+    learning_rate: float
+    momentum: float
+    nesterov: bool
+    weight_decay: float
+    schedule: str
+    mixed_precision: bool
+    jit_compile: bool | str
+    strategy: tf.distribute.Strategy | None
+    validation_freq: int
+    recalibrate_batch_norm_steps: int
+    metadata: dict | None
+    verbose: int | str
+    output: Path | None  # where an earlier run is resumed from
+    writes: Path | None  # where this process writes: `output` on the chief, nowhere on the other workers
+
+    @property
+    def multi_worker(self) -> bool:
+        return is_multi_worker(self.strategy)
+
+    def scope(self) -> contextlib.AbstractContextManager:
+        """The strategy's scope; no scope without a strategy."""
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+
+
+def _check_arguments(model, *, optimizer, validation_freq, recalibrate_batch_norm_steps, strategy, mixed_precision) -> None:
+    """Refuse `train`'s arguments that cannot work, before anything is written or built."""
     if isinstance(model, keras.Model) and (strategy is not None or mixed_precision):
         raise ValueError(
             "With a strategy or mixed precision, pass a function that builds the model, so "
@@ -134,110 +200,154 @@ def train(
             "recalibrate_batch_norm_steps must be a non-negative integer (batches), "
             f"got {recalibrate_batch_norm_steps!r}."
         )
-    multi_worker = is_multi_worker(strategy)
-    if multi_worker and recalibrate_batch_norm_steps:
+    if is_multi_worker(strategy) and recalibrate_batch_norm_steps:
         raise ValueError(
             "recalibrate_batch_norm_steps does not run under MultiWorkerMirroredStrategy (the statistics would be "
             "each worker's own); recalibrate the saved model on one machine with "
             "keras_lie.training.recalibrate_batch_norm, or train without it."
         )
-    output = Path(output_dir) if output_dir is not None else None
-    # Only the chief writes (checkpoints, logs, results); the other workers read its checkpoint to resume,
-    # so under multi-worker training `output_dir` must be a folder every worker sees.
-    writes = output if is_chief(strategy) else None
-    if writes is not None:
-        writes.mkdir(parents=True, exist_ok=True)
-        # The epoch count is left out: resuming with more epochs extends a run.
-        _claim_run_folder(writes, {
-            "config": {"learning_rate": learning_rate, "momentum": momentum, "nesterov": nesterov,
-                       "weight_decay": weight_decay, "schedule": schedule, "mixed_precision": mixed_precision,
-                       # recorded only when not the default, so that folders of earlier SGD runs still resume
-                       **({"optimizer": optimizer} if optimizer != "sgd" else {})},
-            "metadata": metadata or {},
-        }, restart=restart or not resume)
+
+
+def _prepare_output(run: _Run, *, restart: bool) -> None:
+    """Create the folder this process writes to and claim it for the run's settings (`run.json`)."""
+    if run.writes is None:
+        return
+    run.writes.mkdir(parents=True, exist_ok=True)
+    # The epoch count is left out: resuming with more epochs extends a run.
+    _claim_run_folder(run.writes, {
+        "config": {"learning_rate": run.learning_rate, "momentum": run.momentum, "nesterov": run.nesterov,
+                   "weight_decay": run.weight_decay, "schedule": run.schedule, "mixed_precision": run.mixed_precision,
+                   # recorded only when not the default, so that folders of earlier SGD runs still resume
+                   **({"optimizer": run.optimizer} if run.optimizer != "sgd" else {})},
+        "metadata": run.metadata or {},
+    }, restart=restart)
+
+
+@contextlib.contextmanager
+def _dtype_policy(mixed_precision: bool) -> Iterator[None]:
+    """Keras' mixed dtype policy inside the block if asked (float16 on GPUs, else bfloat16); the earlier one after."""
     previous_policy = keras.config.dtype_policy()
     if mixed_precision:
         keras.config.set_dtype_policy("mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16")
     try:
-        scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
-        with scope:
-            initial_epoch, model = _restore_or_build(model, output, resume)
-            # A resumed model comes back compiled, with its optimizer state.
-            if initial_epoch == 0 or getattr(model, "optimizer", None) is None:
-                model.compile(
-                    optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
-                    if optimizer == "adamw" else keras.optimizers.SGD(
-                        learning_rate, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
-                    ),
-                    loss="sparse_categorical_crossentropy",
-                    metrics=["accuracy"],
-                    jit_compile=jit_compile,
-                )
-        schedule_fn = learning_rate_schedule(learning_rate, epochs, schedule)
-        start = time.perf_counter()
-        callbacks = [keras.callbacks.LearningRateScheduler(schedule_fn), keras.callbacks.TerminateOnNaN(),
-                     *(callbacks or ())]
-        if writes is not None:
-            callbacks += [
-                keras.callbacks.CSVLogger(str(writes / "log.csv"), append=initial_epoch > 0),
-                _Checkpoint(writes),
-            ]
-        if multi_worker:
-            history = fit_multi_worker(model, strategy, train_data, epochs=epochs, initial_epoch=initial_epoch,
-                                       callbacks=callbacks, verbose=verbose)
-        else:
-            history = model.fit(
-                train_data,
-                validation_data=validation_data,
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                callbacks=callbacks,
-                validation_freq=validation_freq,
-                verbose=verbose,
-            ).history
-        diverged = any(not math.isfinite(v) for v in history.get("loss", []))
-        if recalibrate_batch_norm_steps and not diverged:  # never overwrite a good checkpoint with NaNs
-            with strategy.scope() if strategy is not None else contextlib.nullcontext():
-                recalibrate_batch_norm(model, train_data, steps=recalibrate_batch_norm_steps)
-            if writes is not None:
-                _save_model_atomically(model, writes)
-        wall = time.perf_counter() - start
+        yield
     finally:
         keras.config.set_dtype_policy(previous_policy)
-    if diverged:
-        raise TrainingDivergedError(
-            "The loss became NaN or infinite; lower the learning rate or check the data."
-        )
+
+
+def _build_or_resume_model(model, run: _Run, *, resume: bool) -> tuple[int, keras.Model]:
+    """The epoch to start from and the model: `run.output`'s checkpoint to resume, else a new compiled one.
+
+    Both are made in the strategy's scope.
+    """
+    state = run.output / "state.json" if run.output is not None else None
+    with run.scope():
+        if resume and state is not None and state.exists() and (run.output / "last.keras").exists():
+            initial_epoch = json.loads(state.read_text())["next_epoch"]
+            model = load_checkpoint(run.output / "last.keras")
+        else:
+            initial_epoch = 0
+            if not isinstance(model, keras.Model):
+                model = model()
+        # A resumed model comes back compiled, with its optimizer state.
+        if initial_epoch == 0 or getattr(model, "optimizer", None) is None:
+            model.compile(
+                optimizer=_optimizer(run),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+                jit_compile=run.jit_compile,
+            )
+    return initial_epoch, model
+
+
+def _optimizer(run: _Run) -> keras.optimizers.Optimizer:
+    """AdamW, or SGD with the run's momentum (the paper's), each with its learning rate and weight decay."""
+    if run.optimizer == "adamw":
+        return keras.optimizers.AdamW(run.learning_rate, weight_decay=run.weight_decay)
+    return keras.optimizers.SGD(
+        run.learning_rate, momentum=run.momentum, nesterov=run.nesterov, weight_decay=run.weight_decay
+    )
+
+
+def _callbacks(run: _Run, initial_epoch: int, extra: list[keras.callbacks.Callback] | None) -> list:
+    """The learning-rate schedule, the stop on NaN and the caller's callbacks; where it writes, `log.csv` and checkpoints."""
+    schedule_fn = learning_rate_schedule(run.learning_rate, run.epochs, run.schedule)
+    callbacks = [keras.callbacks.LearningRateScheduler(schedule_fn), keras.callbacks.TerminateOnNaN(), *(extra or ())]
+    if run.writes is not None:
+        callbacks += [
+            keras.callbacks.CSVLogger(str(run.writes / "log.csv"), append=initial_epoch > 0),
+            _Checkpoint(run.writes),
+        ]
+    return callbacks
+
+
+def _fit(model: keras.Model, train_data, validation_data, run: _Run, initial_epoch: int, callbacks: list) -> dict:
+    """Train from `initial_epoch` to `run.epochs`; return the per-epoch history of this call."""
+    if run.multi_worker:
+        return fit_multi_worker(model, run.strategy, train_data, epochs=run.epochs, initial_epoch=initial_epoch,
+                                callbacks=callbacks, verbose=run.verbose)
+    return model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=run.epochs,
+        initial_epoch=initial_epoch,
+        callbacks=callbacks,
+        validation_freq=run.validation_freq,
+        verbose=run.verbose,
+    ).history
+
+
+def _diverged(history: dict) -> bool:
+    """Whether the loss of some epoch was NaN or infinite."""
+    return any(not math.isfinite(v) for v in history.get("loss", []))
+
+
+def _recalibrate_and_save(model: keras.Model, train_data, run: _Run) -> None:
+    """Recalibrate the batch normalisation statistics over training batches, and save the model with them."""
+    with run.scope():
+        recalibrate_batch_norm(model, train_data, steps=run.recalibrate_batch_norm_steps)
+    if run.writes is not None:
+        _save_model_atomically(model, run.writes)
+
+
+def _results(model: keras.Model, run: _Run, history: dict, validation_data, initial_epoch: int, wall: float) -> dict:
+    """The results: settings, metadata, the whole run's history, this call's wall time and the final test accuracy."""
     results = {
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "config": {
-            "epochs": epochs, "optimizer": optimizer, "learning_rate": learning_rate, "momentum": momentum,
-            "nesterov": nesterov,
-            "weight_decay": weight_decay, "schedule": schedule, "mixed_precision": mixed_precision,
-            "jit_compile": jit_compile, "strategy": strategy_name(strategy),
-            "initial_epoch": initial_epoch, "validation_freq": validation_freq,
-            "recalibrate_batch_norm_steps": recalibrate_batch_norm_steps,
+            "epochs": run.epochs, "optimizer": run.optimizer, "learning_rate": run.learning_rate,
+            "momentum": run.momentum, "nesterov": run.nesterov,
+            "weight_decay": run.weight_decay, "schedule": run.schedule, "mixed_precision": run.mixed_precision,
+            "jit_compile": run.jit_compile, "strategy": strategy_name(run.strategy),
+            "initial_epoch": initial_epoch, "validation_freq": run.validation_freq,
+            "recalibrate_batch_norm_steps": run.recalibrate_batch_norm_steps,
         },
-        "metadata": metadata or {},
-        "history": _full_history(history, output, initial_epoch),
+        "metadata": run.metadata or {},
+        "history": _full_history(history, run.output, initial_epoch),
         "wall_time_s": wall,
     }
     if validation_data is not None:
-        # `fit` validated the final weights if the last epoch was a validation epoch.
-        # `fit_multi_worker` never validates: every worker evaluates its part of the data here.
-        validated_last = initial_epoch < epochs and epochs % validation_freq == 0 and "val_accuracy" in history
-        if multi_worker:
-            loss, accuracy = evaluate_multi_worker(model, strategy, validation_data)
-        elif validated_last and not recalibrate_batch_norm_steps:
-            loss, accuracy = history["val_loss"][-1], history["val_accuracy"][-1]
-        else:
-            loss, accuracy = model.evaluate(validation_data, verbose=0)[:2]
-        if validated_last and recalibrate_batch_norm_steps:
-            results["test_accuracy_before_recalibration"] = float(history["val_accuracy"][-1])
-        results["test_loss"], results["test_accuracy"] = float(loss), float(accuracy)
-    if writes is not None:
-        atomic_write_bytes(writes / "results.json", json.dumps(results, indent=1).encode(), overwrite=True)
-    return model, results
+        results.update(_final_evaluation(model, run, history, validation_data, initial_epoch))
+    return results
+
+
+def _final_evaluation(model: keras.Model, run: _Run, history: dict, validation_data, initial_epoch: int) -> dict:
+    """`test_loss` and `test_accuracy` of the final weights (and the accuracy before recalibration, if measured)."""
+    # `fit` validated the final weights if the last epoch was a validation epoch.
+    # `fit_multi_worker` never validates: every worker evaluates its part of the data here.
+    validated_last = (initial_epoch < run.epochs and run.epochs % run.validation_freq == 0
+                      and "val_accuracy" in history)
+    if run.multi_worker:
+        loss, accuracy = evaluate_multi_worker(model, run.strategy, validation_data)
+    elif validated_last and not run.recalibrate_batch_norm_steps:
+        loss, accuracy = history["val_loss"][-1], history["val_accuracy"][-1]
+    else:
+        loss, accuracy = model.evaluate(validation_data, verbose=0)[:2]
+    measured = {}
+    if validated_last and run.recalibrate_batch_norm_steps:
+        measured["test_accuracy_before_recalibration"] = float(history["val_accuracy"][-1])
+    measured["test_loss"], measured["test_accuracy"] = float(loss), float(accuracy)
+    return measured
 
 
 def recalibrate_batch_norm(model: keras.Model, dataset: tf.data.Dataset, *, steps: int | None = None) -> int:
@@ -406,16 +516,6 @@ def _save_model_atomically(model: keras.Model, folder: Path) -> None:
     staging = folder / ".last.keras.tmp.keras"
     model.save(staging)
     os.replace(staging, folder / "last.keras")
-
-
-def _restore_or_build(model, output, resume):
-    state = output / "state.json" if output is not None else None
-    if resume and state is not None and state.exists() and (output / "last.keras").exists():
-        next_epoch = json.loads(state.read_text())["next_epoch"]
-        return next_epoch, load_checkpoint(output / "last.keras")
-    if not isinstance(model, keras.Model):
-        model = model()
-    return 0, model
 
 
 def train_small_classifier(images, labels, key: Key, input_mode: str, *, epochs: int = 3, seed: int = 0):

@@ -1,6 +1,6 @@
 """The package's declared layering, checked from the imports of every module.
 
-errors/version <- _files, blocks <- keys <- schemes <- layers, data, files <- shards <- models
+errors/version <- _files, blocks <- keys <- registry <- schemes <- layers, data, files <- shards <- models
 <- distribute <- training <- experiments, security <- cli: a module imports only from its own
 component or from components below it (function-level imports included), so the
 tree shows the architecture and nothing imports upwards.
@@ -15,6 +15,7 @@ LEVELS = {
     "errors": 0, "version": 0, "options": 0,
     "_files": 1, "blocks": 1, "manifest": 2,
     "keys": 2,
+    "registry": 2.5,  # one record per scheme, read by everything above
     "schemes": 3,
     "layers": 4, "data": 4, "files": 4,
     "shards": 4.5,  # Beam pipelines writing TFDS datasets: encrypt files into shards

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import keras_lie
 
@@ -64,3 +65,14 @@ def test_keras_load_model_after_import_keras_lie_alone_in_fresh_processes(tmp_pa
              "keras.models.load_model('enc.keras'); print('ok')")
     result = _python(moved, cwd=tmp_path)
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]
+
+
+def test_the_paper_s_contribution_and_the_data_entry_points_are_at_the_top_level():
+    from keras_lie.layers import BlockStem
+    from keras_lie.models import build_classifier
+
+    assert keras_lie.BlockStem is BlockStem and keras_lie.build_classifier is build_classifier
+    assert {"load_source", "make_pipeline", "registry"} <= set(keras_lie.__all__)
+    # The one list is the stub type checkers read: every name in it is public, and no other.
+    stub = (Path(keras_lie.__file__).parent / "__init__.pyi").read_text()
+    assert all(f"{name} as {name}" in stub for name in keras_lie.__all__)

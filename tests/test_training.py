@@ -182,3 +182,17 @@ def test_resuming_with_more_epochs_extends_the_run(tmp_path):
                        metadata={"settings": {"epochs": 2, "depth": 8}}, verbose=0)
     assert results["config"]["initial_epoch"] == 1 and len(results["history"]["loss"]) == 2
     assert json.loads((tmp_path / "run.json").read_text())["metadata"]["settings"]["epochs"] == 2
+
+
+def test_adamw_and_the_callers_callbacks(tmp_path):
+    with pytest.raises(ValueError, match="optimizer"):
+        train(builder, tiny_data(), epochs=1, optimizer="adam")
+    ended = []
+    extra = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: ended.append(epoch))
+    keras.utils.set_random_seed(0)
+    model, results = train(builder, tiny_data(), epochs=1, optimizer="adamw", learning_rate=1e-3, output_dir=tmp_path,
+                           callbacks=[extra], verbose=0)
+    assert isinstance(model.optimizer, keras.optimizers.AdamW) and results["config"]["optimizer"] == "adamw"
+    assert ended == [0]
+    # Recorded in run.json, as only a non-default optimizer is.
+    assert json.loads((tmp_path / "run.json").read_text())["config"]["optimizer"] == "adamw"

@@ -8,11 +8,12 @@ import tensorflow as tf
 
 from keras_lie.data.augment import random_block_augment
 from keras_lie.data.sources import ImageSource
-from keras_lie.keys import BLOCK_WISE_SCHEMES, Key, load_key
+from keras_lie.keys import Key, load_key
+from keras_lie.registry import SCHEME_RECORDS
 from keras_lie.schemes import get_scheme
 
 # Schemes with which block-aligned augmentation commutes (see `augment`).
-AUGMENTABLE_SCHEMES = (*BLOCK_WISE_SCHEMES, "plain")
+AUGMENTABLE_SCHEMES = tuple(name for name, record in SCHEME_RECORDS.items() if record.augmentations)
 
 
 def make_pipeline(

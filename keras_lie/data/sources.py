@@ -253,7 +253,7 @@ def _is_raw_image_feature(feature) -> bool:
     """Whether TFDS stores the image as its raw bytes and shape (as `encrypt --format tfds` writes it)."""
     import tensorflow_datasets as tfds
 
-    if not isinstance(feature, tfds.features.Tensor) or tf.as_dtype(feature.dtype) != tf.uint8:
+    if not isinstance(feature, tfds.features.Tensor) or feature.tf_dtype != tf.uint8:
         return False
     serialized = feature.get_serialized_info()  # raw bytes of any shape: {"shape": int, "value": bytes}
     return isinstance(serialized, dict) and set(serialized) == {"shape", "value"}

@@ -10,7 +10,8 @@ import numpy as np
 
 from keras_lie._files import atomic_write_bytes
 from keras_lie.experiments.presets import PAPER_TABLE_I
-from keras_lie.keys import BLOCK_WISE_SCHEMES, generate_key
+from keras_lie.keys import generate_key
+from keras_lie.registry import scheme_record
 
 
 def save_figure(figure, path: str | os.PathLike, dpi: int) -> Path:
@@ -63,7 +64,7 @@ def figure(images: np.ndarray, path: str | os.PathLike, *, block_size: int = 4, 
     channels = images.shape[-1]
     columns = [images]
     for scheme in ("cat_map", "block_shuffle", "learnable"):
-        key = generate_key(scheme, block_size=block_size if scheme in BLOCK_WISE_SCHEMES else None,
+        key = generate_key(scheme, block_size=block_size if scheme_record(scheme).family == "block-wise" else None,
                            channels=channels, seed=seed)
         columns.append(get_scheme(key).encrypt(images))
     n = len(images)

@@ -6,21 +6,17 @@ import dataclasses
 import os
 from pathlib import Path
 
+from keras_lie.registry import SCHEME_RECORDS
+
 PAPER_TABLE_I = {
     "cifar10": {"plain": 0.884, "cat_map": 0.468, "block_shuffle": 0.872, "learnable": 0.863},
     "cifar100": {"plain": 0.591, "cat_map": 0.209, "block_shuffle": 0.602, "learnable": 0.568},
 }
-SCHEME_LABELS = {
-    "plain": "plain",
-    "cat_map": "combined cat map",
-    "block_shuffle": "naive block-wise pixel shuffle",
-    "learnable": "proposed",
-    "ele": "extended learnable (ELE)",
-    "etc": "encryption-then-compression (EtC)",
-}
+SCHEME_LABELS = {name: record.label for name, record in SCHEME_RECORDS.items()}
 # Published figures for the schemes that came after (Madono et al., AAAI-20 workshop, Table 3:
 # Shake-PyramidNet-110 on CIFAR-10; ELE and EtC without an adaptation network).
-PUBLISHED_CIFAR10 = {"plain": 0.9670, "learnable": 0.9494, "etc": 0.8594, "ele": 0.6710}
+PUBLISHED_CIFAR10 = {name: record.published_cifar10 for name, record in SCHEME_RECORDS.items()
+                     if record.published_cifar10 is not None}
 
 
 @dataclasses.dataclass
@@ -55,7 +51,7 @@ PRESETS = {
     "quick": Preset(train_size=512, test_size=256, epochs=1, depth=8, alpha=8, batch_size=64),
 }
 
-ALL_SCHEMES = ("plain", "cat_map", "block_shuffle", "learnable")
+ALL_SCHEMES = tuple(name for name, record in SCHEME_RECORDS.items() if record.in_paper)  # Table I's rows
 
 
 

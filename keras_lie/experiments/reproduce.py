@@ -18,7 +18,7 @@ from keras_lie.experiments.figures import plot_results
 from keras_lie.experiments.presets import ALL_SCHEMES, PAPER_TABLE_I, SCHEME_LABELS, Preset, prepare
 from keras_lie.experiments.runs import run_configuration
 from keras_lie.experiments.tables import results_table
-from keras_lie.keys import POSITION_KEYED_SCHEMES
+from keras_lie.registry import scheme_record
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def table_i_rows(schemes=ALL_SCHEMES, stem_modes=("bytes", "nibbles", "recipe"))
                     rows.append(RowPlan("learnable-recipe", scheme, "keras-lie recipe", **RECIPE))
                 else:
                     rows.append(RowPlan(f"learnable-{mode}", scheme, "paper stem", stem_input_mode=mode))
-        elif scheme in POSITION_KEYED_SCHEMES:
+        elif scheme_record(scheme).family == "position-keyed":
             # ELE needs nibble tokens, which the ViT's key-free data initialisation weights like bytes.
             tokens, init = ("nibbles", {"stem_data_init": True}) if scheme == "ele" else ("bytes", {})
             network = "block-token ViT" + (", data init" if init else "")

@@ -12,7 +12,8 @@ from keras_lie._files import atomic_write_bytes
 from keras_lie.distribute import is_multi_worker
 from keras_lie.errors import KeyMismatchError
 from keras_lie.experiments.presets import Preset
-from keras_lie.keys import BLOCK_WISE_SCHEMES, POSITION_KEYED_SCHEMES, Key, generate_key
+from keras_lie.keys import Key, generate_key
+from keras_lie.registry import scheme_record
 
 
 def run_configuration(settings: Preset, train_source, test_source, scheme: str, output_dir, *,
@@ -86,7 +87,7 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
         from keras_lie.keys import PlainKey
         from keras_lie.models import from_plain
 
-        if key is None or scheme not in BLOCK_WISE_SCHEMES:
+        if key is None or scheme_record(scheme).family != "block-wise":
             raise ValueError("init_from_plain needs the key of a block-wise scheme.")
         # The same seed draws the same initial weights as the plain row; converting them
         # makes this run the exact image of the plain run under the key.
@@ -136,14 +137,13 @@ def run_data(settings: Preset, train_source, test_source, scheme: str, seed: int
     batched per replica, so no example is read or trained on twice.
     """
     from keras_lie.data import make_pipeline
-    from keras_lie.data.pipeline import AUGMENTABLE_SCHEMES
 
     if key is None and not train_source.encrypted:
         shape = train_source.dataset.element_spec[0].shape
-        block_size = settings.block_size if scheme in BLOCK_WISE_SCHEMES + POSITION_KEYED_SCHEMES else None
+        block_size = settings.block_size if scheme_record(scheme).takes_block_size else None
         key = generate_key(scheme, block_size=block_size, channels=shape[-1], seed=seed, image_size=tuple(shape[:2]))
     if augment is None:
-        augment = settings.augment and scheme in AUGMENTABLE_SCHEMES
+        augment = settings.augment and bool(scheme_record(scheme).augmentations)
     def pipeline(source, training, context=None):
         if context is not None:  # this worker's part, batched per replica
             source = source.shard(context.num_input_pipelines, context.input_pipeline_id)

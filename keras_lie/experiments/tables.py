@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from keras_lie.experiments.presets import PAPER_TABLE_I, PUBLISHED_CIFAR10, SCHEME_LABELS
-from keras_lie.keys import POSITION_KEYED_SCHEMES
+from keras_lie.registry import scheme_record
 
 
 def gap_table(runs, reference_row: str = "plain (bytes)", metric: str = "test_accuracy") -> str:
@@ -49,7 +49,8 @@ def results_table(summary: dict) -> str:
     ]
     for row in summary["rows"]:
         published = paper.get(row["scheme"]) if row.get("backbone", "pyramidnet") == "pyramidnet" else None
-        if row["scheme"] in POSITION_KEYED_SCHEMES and dataset == "cifar10" and row.get("network") == "no adaptation":
+        position_keyed = scheme_record(row["scheme"]).family == "position-keyed"
+        if position_keyed and dataset == "cifar10" and row.get("network") == "no adaptation":
             published = PUBLISHED_CIFAR10[row["scheme"]]
         lines.append(
             f"| {SCHEME_LABELS[row['scheme']]} | {row.get('network', 'paper stem')} | {row.get('backbone', 'pyramidnet')} "

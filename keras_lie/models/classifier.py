@@ -11,10 +11,11 @@ import keras
 import numpy as np
 
 from keras_lie.errors import KeyMismatchError
-from keras_lie.keys import BLOCK_WISE_SCHEMES, Key, canonical_scheme_name, load_key, short_fingerprint
+from keras_lie.keys import Key, load_key, short_fingerprint
 from keras_lie.layers import BlockStem, EncryptionInfo
 from keras_lie.manifest import DatasetManifest
 from keras_lie.models.pyramidnet import pyramidnet
+from keras_lie.registry import scheme_record
 
 DEFAULT_STEM = {"filters": 48, "nin_depth": 1, "output_channels": 32}
 DEFAULT_BLOCK_SIZE = 4
@@ -35,7 +36,7 @@ def build_classifier(
     Args:
         key: a `Key`, a key file path, the `DatasetManifest` of an encrypted folder
             (a trainer's data: its scheme and key fingerprint), or a scheme name
-            ("plain", "cat_map", "block_shuffle", "learnable") when no key is at hand. The model records
+            (any of `keras_lie.registry.scheme_names()`) when no key is at hand. The model records
             the scheme and the key's fingerprint (never the key) in an
             `EncryptionInfo` layer, so `check_key` can refuse other keys.
         num_classes: number of classes.
@@ -69,7 +70,7 @@ def build_classifier(
         arguments = {**DEFAULT_STEM, "input_mode": stem_input_mode, **(stem or {})}
         arguments.setdefault("block_size", block_size or DEFAULT_BLOCK_SIZE)
         stem = BlockStem(**arguments, name="block_stem")
-    if stem is not False and scheme in BLOCK_WISE_SCHEMES and stem.block_size != block_size:
+    if stem is not False and scheme_record(scheme).family == "block-wise" and stem.block_size != block_size:
         raise KeyMismatchError(
             f"The stem's block size {stem.block_size} differs from the key's block size "
             f"{block_size}; a block stem must see exactly one encryption block per step."
@@ -197,17 +198,17 @@ def _describe_key(key):
     if key is None:
         return "plain", None, None, None
     if isinstance(key, DatasetManifest):  # a trainer's encrypted folder: its description, not its key
-        block_size = key.block_size if key.scheme in BLOCK_WISE_SCHEMES else None
+        block_size = key.block_size if scheme_record(key.scheme).family == "block-wise" else None
         return key.scheme, key.key_fingerprint, block_size, key.channels
     if isinstance(key, (str, os.PathLike)) and not os.path.exists(key):
         try:
-            scheme = canonical_scheme_name(str(key))
-            return scheme, None, DEFAULT_BLOCK_SIZE if scheme in BLOCK_WISE_SCHEMES else None, None
+            record = scheme_record(str(key))
+            return record.name, None, DEFAULT_BLOCK_SIZE if record.family == "block-wise" else None, None
         except KeyMismatchError:
             load_key(key)  # raises the clear "does not exist" error
     if not isinstance(key, Key):
         key = load_key(key)
-    block_size = key.block_size if key.scheme in BLOCK_WISE_SCHEMES else None
+    block_size = key.block_size if scheme_record(key).family == "block-wise" else None
     return key.scheme, key.fingerprint, block_size, key.channels
 
 

@@ -7,6 +7,7 @@ import os
 import threading
 
 from keras_lie.keys import Key, load_key
+from keras_lie.registry import SCHEME_RECORDS
 from keras_lie.schemes.base import PADDING_MODES, Scheme
 from keras_lie.schemes.block_shuffle import BlockShuffleScheme
 from keras_lie.schemes.cat_map import CatMapScheme
@@ -16,9 +17,7 @@ from keras_lie.schemes.learnable import LearnableScheme
 from keras_lie.schemes.plain import PlainScheme
 from keras_lie.schemes.position_keyed import PositionKeyedScheme
 
-SCHEMES: dict[str, type[Scheme]] = {
-    cls.name: cls for cls in (PlainScheme, CatMapScheme, BlockShuffleScheme, LearnableScheme, ELEScheme, EtCScheme)
-}
+SCHEMES: dict[str, type[Scheme]] = {name: record.scheme_class for name, record in SCHEME_RECORDS.items()}
 
 
 _CACHE_SIZE = 16
@@ -35,7 +34,7 @@ def get_scheme(key: Key | str | os.PathLike, *, jit_compile: bool = True) -> Sch
     """
     if not isinstance(key, Key):
         key = load_key(key)
-    cache_key = (key.scheme, key._material_digest(), bool(jit_compile))
+    cache_key = (key.scheme, key.material_digest(), bool(jit_compile))
     with _cache_lock:
         scheme = _cache.get(cache_key)
         if scheme is None:

@@ -24,7 +24,7 @@ from keras_lie._files import atomic_write_bytes
 from keras_lie.errors import ImageShapeError
 from keras_lie.keys import Key
 from keras_lie.schemes import get_scheme
-from keras_lie.security import ciphertext_only
+from keras_lie.security.ciphertext_only import ciphertext_only_attack
 from keras_lie.security.rendering import attack_block_size, images_needed
 
 EXPOSURE_IMAGE_COUNTS = (1, 2, 3, 5, 20, 100, 1000)
@@ -59,7 +59,7 @@ def exposure_report(encrypted, key: Key, output_dir: str | os.PathLike, *, count
     held = sorted({c for c in counts if c < len(encrypted)} | {len(encrypted)})
     rows, final = [], None
     for count in held:
-        outcome = ciphertext_only.attack(encrypted[:count], plain[:count], key.scheme, m)
+        outcome = ciphertext_only_attack(plain[:count], encrypted[:count], key.scheme, m)
         final = outcome.pop("reconstruction")
         rows.append(outcome)
     summary = {

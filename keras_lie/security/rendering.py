@@ -11,7 +11,7 @@ import numpy as np
 from keras_lie._files import atomic_write_bytes
 from keras_lie.keys import BLOCK_WISE_SCHEMES, POSITION_KEYED_SCHEMES, Key, generate_key
 from keras_lie.schemes import get_scheme
-from keras_lie.security import ciphertext_only
+from keras_lie.security.ciphertext_only import ciphertext_only_attack
 
 
 def attack_block_size(key: Key) -> int | None:
@@ -34,7 +34,7 @@ def picture_grid(images: np.ndarray, scheme: str, block_size: int | None, path: 
     illustration_key = generate_key(scheme, block_size=block_size, channels=channels, image_size=images.shape[1:3])
     held = images[: max(count, attack_images)]
     encrypted = get_scheme(illustration_key).encrypt(held)
-    recon = ciphertext_only.attack(encrypted, held, scheme, attack_block_size(illustration_key))["reconstruction"]
+    recon = ciphertext_only_attack(held, encrypted, scheme, attack_block_size(illustration_key))["reconstruction"]
     figure = Figure(figsize=(6, 2 * count + 0.6))
     axes = figure.subplots(count, 3, squeeze=False)
     for row in range(count):

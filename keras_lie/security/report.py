@@ -23,7 +23,8 @@ from keras_lie.keys import (
 )
 from keras_lie.models import find_block_stem
 from keras_lie.schemes import get_scheme
-from keras_lie.security import chosen_plaintext, ciphertext_only, known_plaintext, metrics, position_keyed
+from keras_lie.security import chosen_plaintext, known_plaintext, metrics
+from keras_lie.security.ciphertext_only import ciphertext_only_attack, estimate_nibble_model
 from keras_lie.security.keyspace import brute_force_log10_years, key_space_bits
 from keras_lie.security.rendering import attack_block_size, markdown, picture_grid
 
@@ -82,7 +83,7 @@ def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None
     if key.scheme != "plain":
         npcr, uaci = metrics.npcr_uaci(encrypted, get_scheme(neighbour_key(key)).encrypt(images))
         result["key_sensitivity"] = {"npcr_percent": npcr, "uaci_percent": uaci}
-    if key.scheme in BLOCK_WISE_SCHEMES:  # the position-keyed schemes: _position_keyed_attacks
+    if key.scheme in BLOCK_WISE_SCHEMES:  # the position-keyed schemes: _decryption_map_attacks
         found = known_plaintext.pairs_needed(images[:8], encrypted[:8], key.scheme, key.block_size)
         recovered = found.pop("key")
         decrypts = recovered is not None and np.array_equal(get_scheme(recovered).decrypt(encrypted), images)
@@ -99,7 +100,7 @@ def evaluate_scheme(images: np.ndarray, key: Key, *, leakage_models: dict | None
         result.update(_decryption_map_attacks(images, encrypted, key))
     result["ciphertext_only"] = ciphertext_only_curve(images, encrypted, key, attack_counts, groups=attack_groups)
     if key.scheme == "learnable":
-        estimate = ciphertext_only.estimate_nibble_model(encrypted[:1], key.block_size)
+        estimate = estimate_nibble_model(encrypted[:1], key.block_size)
         from keras_lie.security.key_leakage import kernel_leakage, score_nibble_model
 
         result["nibble_structure_from_one_encrypted_image"] = score_nibble_model(estimate, key)
@@ -119,10 +120,10 @@ def _decryption_map_attacks(images: np.ndarray, encrypted: np.ndarray, key: Key)
     """
     scheme = get_scheme(key)
     unit_block = 1 if key.scheme == "cat_map" else key.block_size
-    curve = position_keyed.known_plaintext_curve(images[:KNOWN_PLAINTEXT_IMAGES], encrypted[:KNOWN_PLAINTEXT_IMAGES],
-                                                 key.scheme, unit_block)
+    curve = known_plaintext.known_plaintext_curve(images[:KNOWN_PLAINTEXT_IMAGES], encrypted[:KNOWN_PLAINTEXT_IMAGES],
+                                                  key.scheme, unit_block)
     enough = [row["pairs"] for row in curve if row["decrypts_other_images_exactly"]]
-    found, probes = position_keyed.recover_map_chosen_plaintext(scheme.encrypt, key.scheme, images.shape[1:])
+    found, probes = chosen_plaintext.recover_map_chosen_plaintext(scheme.encrypt, key.scheme, images.shape[1:])
     result = {
         "known_plaintext": {"pairs": enough[0] if enough else None, "curve": curve},
         "chosen_plaintext": {"probe_images": len(probes),
@@ -152,7 +153,7 @@ def ciphertext_only_curve(images: np.ndarray, encrypted: np.ndarray, key: Key,
         outcomes = []
         for g in range(groups):
             part = slice(g * count, (g + 1) * count)
-            outcome = ciphertext_only.attack(encrypted[part], images[part], key.scheme, m)
+            outcome = ciphertext_only_attack(images[part], encrypted[part], key.scheme, m)
             outcome.pop("reconstruction")
             outcomes.append(outcome)
         row = dict(outcomes[0])

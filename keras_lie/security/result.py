@@ -1,4 +1,5 @@
-"""What a ciphertext-only reconstruction takes (a batch of encrypted images) and returns, for every scheme."""
+"""What the attacks return: a ciphertext-only `Reconstruction` (and the batch of encrypted images it takes), and
+the `DecryptionMap` that the known- and chosen-plaintext attacks on the position-keyed schemes recover."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import dataclasses
 import numpy as np
 
 from keras_lie.errors import ImageShapeError
+from keras_lie.security.geometry import from_units, units
 
 
 @dataclasses.dataclass
@@ -68,3 +70,33 @@ def encrypted_batch(encrypted_images) -> np.ndarray:
     if x.ndim != 4 or x.shape[0] == 0:
         raise ImageShapeError(f"Expected encrypted images (N, H, W, C), got shape {np.asarray(encrypted_images).shape}.")
     return x
+
+
+@dataclasses.dataclass
+class DecryptionMap:
+    """For every unit (byte or nibble) of an encrypted image, the plain unit it holds, and whether reversed.
+
+    Units are flat positions of the image's bytes (H*W*C) or nibbles (2*H*W*C:
+    the lower nibbles of all bytes, then the upper). `source[p] == -1` where
+    the attack could not decide.
+    """
+
+    unit: str  # "byte" or "nibble"
+    image_shape: tuple[int, int, int]
+    source: np.ndarray  # int (units,)
+    reversed: np.ndarray  # bool (units,)
+
+    @property
+    def complete(self) -> bool:
+        return bool((self.source >= 0).all())
+
+    def decrypt(self, encrypted) -> np.ndarray:
+        """Plain images from encrypted ones; undecided units come out as 0."""
+        encrypted = np.asarray(encrypted)
+        encrypted_units = units(encrypted, self.unit)
+        top = 15 if self.unit == "nibble" else 255
+        values = np.where(self.reversed, top - encrypted_units, encrypted_units)
+        plain = np.zeros_like(encrypted_units)
+        known = self.source >= 0
+        plain[:, self.source[known]] = values[:, known]
+        return from_units(plain, self.unit, encrypted.shape)

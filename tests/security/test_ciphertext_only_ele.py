@@ -11,7 +11,7 @@ import pytest
 import keras_lie
 from keras_lie.errors import ImageShapeError
 from keras_lie.keys import generate_key
-from keras_lie.security.ciphertext_only_ele import _corner_starts, _descend, reconstruct_ele
+from keras_lie.security.ciphertext_only.ele import _corner_starts, _descend, reconstruct_ele
 from keras_lie.security.metrics import best_global_ssim
 
 from conftest import true_block_means

@@ -24,7 +24,7 @@ from keras_lie.models import build_classifier, export, pyramidnet
 from keras_lie.security.rendering import picture_grid
 from keras_lie.security.report import security_report
 
-from test_attacks import structured_images
+from synthetic_images import structured_images
 
 tiny = functools.partial(pyramidnet, depth=8, alpha=8)
 

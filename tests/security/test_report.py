@@ -9,6 +9,7 @@ from keras_lie.security.report import security_report
 from keras_lie.training import train_small_classifier
 
 from conftest import write_image_tree
+from synthetic_images import structured_images
 
 
 def test_report_on_tiny_data_with_leakage(tmp_path, rng):
@@ -59,3 +60,20 @@ def test_security_of_an_encrypted_folder(tmp_path, rng, capsys):
     assert "give the key the folder was made with" in capsys.readouterr().err
     assert cli.main(["security", "--encrypted", str(tree), "--key", str(key), "-o", str(tmp_path / "y")]) == 1
     assert "no keras-lie manifest" in capsys.readouterr().err
+
+
+def test_the_report_has_ele_and_etc_rows(tmp_path):
+    x = structured_images(24, size=16)  # small images: the report's every part, in a fraction of the time
+    keys = [generate_key(s, block_size=4, seed=1, image_size=(16, 16)) for s in ("ele", "etc")]
+    summary = security_report(x, tmp_path, keys=keys, command="pytest", attack_counts=(3, 20), attack_groups=1)
+    ele, etc = summary["results"]
+    assert ele["chosen_plaintext"]["recovered_the_key"] and etc["chosen_plaintext"]["recovered_the_key"]
+    # At 16 x 16, ELE's probes need one image fewer than at 32 x 32 (4); EtC's two do not depend on the size.
+    assert ele["chosen_plaintext"]["probe_images"] == 3 and etc["chosen_plaintext"]["probe_images"] == 2
+    assert ele["key_space"]["effective_bits"] > 16 * 400
+    # The ciphertext-only curve covers every count the images allow, each one scored.
+    assert [row["attack_images"] for row in etc["ciphertext_only"]] == [3, 20]
+    assert all(0 <= row["ssim_reconstruction"] <= 1 for row in ele["ciphertext_only"] + etc["ciphertext_only"])
+    report = (tmp_path / "report.md").read_text()
+    assert "| ele | 4 |" in report and "Known plaintext against the position-keyed schemes" in report
+    assert (tmp_path / "grid_etc_m4.png").is_file()

@@ -65,6 +65,7 @@ import itertools
 import numpy as np
 
 from keras_lie.errors import ImageShapeError
+from keras_lie.security.geometry import orient
 from keras_lie.security.result import Reconstruction, encrypted_batch
 
 _CANDIDATES = 16  # strongest autocorrelation offsets (up to sign) tried as the torus's generators
@@ -222,13 +223,7 @@ def _join_costs(picture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return step / (around + step.mean() + 1e-9), squared
 
 
-_SYMMETRIES = 8
-
-
-def _symmetry(array: np.ndarray, which: int) -> np.ndarray:
-    """One of the 8 symmetries of the square, on the last two axes."""
-    turned = np.rot90(array, which % 4, axes=(-2, -1))
-    return turned[..., ::-1] if which >= 4 else turned
+_SYMMETRIES = 8  # of the square (`geometry.orient`)
 
 
 def _assemble(pieces: list[np.ndarray], indices: list[np.ndarray], priors: list[tuple[int, int, float]]) -> np.ndarray:
@@ -240,7 +235,7 @@ def _assemble(pieces: list[np.ndarray], indices: list[np.ndarray], priors: list[
     classes to quadrants, every orientation and every candidate cut.
     """
     # A few hundred images decide the seams beyond doubt; more only cost time at large sizes.
-    oriented = [_symmetry(p, o) for p in pieces for o in range(_SYMMETRIES)]  # piece k * 8 + o
+    oriented = [orient(p, o) for p in pieces for o in range(_SYMMETRIES)]  # piece k * 8 + o
     right = np.stack([p[:, :, -1] for p in oriented], axis=1)  # (N, P, h)
     left = np.stack([p[:, :, 0] for p in oriented], axis=1)
     bottom = np.stack([p[:, -1, :] for p in oriented], axis=1)
@@ -260,7 +255,7 @@ def _assemble(pieces: list[np.ndarray], indices: list[np.ndarray], priors: list[
         if cost[i, j] < best_cost:
             best_cost = cost[i, j]
             best = (tl[i], tr[via_tr[i, :, j].argmin()], bl[via_bl[i, :, j].argmin()], br[j])
-    placed = [_symmetry(indices[p // _SYMMETRIES], p % _SYMMETRIES) for p in best]
+    placed = [orient(indices[p // _SYMMETRIES], p % _SYMMETRIES) for p in best]
     return np.block([[placed[0], placed[1]], [placed[2], placed[3]]])
 
 
@@ -277,7 +272,7 @@ def _orient_to_border(grey: np.ndarray, square_index: np.ndarray, side: int) -> 
     flat = grey.reshape(n, -1)
     best, best_cost = square_index, np.inf
     for which in range(_SYMMETRIES):
-        candidate = _symmetry(square_index, which)
+        candidate = orient(square_index, which)
         cost = 0.0
         if width > side:
             cost += ((flat[:, candidate[:, -1]] - grey[:, :side, side]) ** 2).mean()

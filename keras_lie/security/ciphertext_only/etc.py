@@ -1,4 +1,4 @@
-"""Ciphertext-only reconstruction of EtC images from every image held under one key.
+"""Ciphertext-only reconstruction of EtC images: from every image held under one key, or from one image.
 
 Threat model: the attacker holds N images encrypted with one EtC key (block scrambling of
 encryption-then-compression, Kurihara, Chuman, Kiya; SCHEMES.md section 3), knows the scheme
@@ -23,6 +23,11 @@ Method, step by step:
 
 What ciphertexts cannot decide: one symmetry of the whole picture (8 for a square image),
 one global polarity (`inverted` holds the other) and one global channel order.
+
+One image alone (`solve_etc_jigsaw`) gives no statistics over images, but a block's content
+still survives up to its rotation, mirror, negation and colour shuffle: the mean of the
+channels removes the colour shuffle, and a greedy placer puts the grey blocks by the
+smoothness of their edges, trying the 16 orientations and polarities of each.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ import itertools
 import numpy as np
 
 from keras_lie.errors import ImageShapeError
-from keras_lie.security.jigsaw import JigsawSolution, orient, solve_block_jigsaw
+from keras_lie.security.ciphertext_only.jigsaw import JigsawSolution, solve_block_jigsaw
+from keras_lie.security.geometry import orient
+from keras_lie.security.metrics import gray
 from keras_lie.security.result import Reconstruction, encrypted_batch
 
 AMBIGUITIES = ("global orientation (one symmetry of the square for the whole set)",
@@ -157,3 +164,84 @@ def _margin(costs: np.ndarray) -> float:
     """How clearly the best of some costs wins: (second - first) / second."""
     low = np.sort(costs)
     return float((low[1] - low[0]) / max(low[1], 1e-9)) if len(low) > 1 else 1.0
+
+
+# -- one image ----------------------------------------------------------------------------------
+
+
+def solve_etc_jigsaw(encrypted_image, block_size: int) -> np.ndarray:
+    """Reassemble one EtC-encrypted image from its blocks alone; returns a grey (H, W) image in 0..255.
+
+    A block's channel mean is blind to the colour shuffle; each block is tried
+    in its 8 orientations and 2 polarities, and a greedy placer grows the image
+    from the most confident pair of edges, always adding the block, orientation
+    and place whose edges continue the placed ones best.
+    """
+    image = np.asarray(encrypted_image, np.float64)
+    height, width, _ = image.shape
+    m = block_size
+    rows, columns = height // m, width // m
+    pieces = gray(image[None])[0].reshape(rows, m, columns, m).transpose(0, 2, 1, 3).reshape(-1, m, m)
+    states = np.stack([255.0 - orient(pieces, o) if negate else orient(pieces, o)
+                       for negate in (False, True) for o in range(8)], axis=1)
+    flat = states.reshape(-1, m, m)  # (pieces * 16, M, M)
+    right = _edge_cost(flat[:, :, -1], flat[:, :, -2], flat[:, :, 0], flat[:, :, 1])
+    below = _edge_cost(flat[:, -1, :], flat[:, -2, :], flat[:, 0, :], flat[:, 1, :])
+    placement = _greedy_grid(right, below, len(pieces), 16, rows, columns)
+    canvas = np.zeros((rows * m, columns * m))
+    for (r, c), state in placement.items():
+        canvas[r * m:(r + 1) * m, c * m:(c + 1) * m] = flat[state]
+    return canvas
+
+
+def _greedy_grid(right: np.ndarray, below: np.ndarray, pieces: int, states: int, rows: int, columns: int) -> dict:
+    """Place `pieces` (each in one of `states`) on a rows x columns grid by pairwise costs.
+
+    `right[a, b]`: cost of piece-state b right of a; `below[a, b]`: b below a
+    (piece-state index = piece * states + state). Starts from the pair with the
+    clearest best match, then adds, one at a time, the piece-state and free cell
+    (within the grid's extent) with the lowest mean cost to its placed neighbours,
+    preferring cells with more of them. Returns {(row, column): piece-state}.
+    """
+    count = pieces * states
+    piece_of = np.arange(count) // states
+    bonus = 0.1 * float(np.median(right[np.isfinite(right)]))  # a cell with more placed neighbours is surer
+    # The first pair: the lowest right cost between different pieces.
+    masked = right + np.where(piece_of[:, None] == piece_of[None, :], np.inf, 0.0)
+    first, second = np.unravel_index(np.argmin(masked), masked.shape)
+    placed = {(0, 0): int(first), (0, 1): int(second)}
+    used = {int(piece_of[first]), int(piece_of[second])}
+    while len(placed) < min(pieces, rows * columns):
+        rs = [r for r, _ in placed]
+        cs = [c for _, c in placed]
+        free = {(r + dr, c + dc) for r, c in placed for dr, dc in ((0, 1), (0, -1), (1, 0), (-1, 0))} - set(placed)
+        best = (np.inf, None, None)
+        available = np.array([piece_of[s] not in used for s in range(count)])
+        for cell in free:
+            r, c = cell
+            if max(rs + [r]) - min(rs + [r]) >= rows or max(cs + [c]) - min(cs + [c]) >= columns:
+                continue
+            total, neighbours = np.zeros(count), 0
+            for (dr, dc), table, forward in (((0, -1), right, True), ((0, 1), right, False),
+                                             ((-1, 0), below, True), ((1, 0), below, False)):
+                neighbour = placed.get((r + dr, c + dc))
+                if neighbour is not None:
+                    total += table[neighbour] if forward else table[:, neighbour]
+                    neighbours += 1
+            score = np.where(available, total / neighbours - bonus * (neighbours - 1), np.inf)
+            choice = int(np.argmin(score))
+            if score[choice] < best[0]:
+                best = (score[choice], cell, choice)
+        _, cell, choice = best
+        placed[cell] = choice
+        used.add(int(piece_of[choice]))
+    top, left = min(r for r, _ in placed), min(c for _, c in placed)
+    return {(r - top, c - left): state for (r, c), state in placed.items()}
+
+
+def _edge_cost(last, before_last, first, after_first) -> np.ndarray:
+    """Cost of b after a across an edge: how badly each side's linear prediction meets the other's pixels."""
+    forward = 2 * last - before_last  # a's prediction of b's first line
+    backward = 2 * first - after_first  # b's prediction of a's last line
+    cost = ((forward[:, None, :] - first[None]) ** 2).mean(-1) + ((backward[None] - last[:, None, :]) ** 2).mean(-1)
+    return np.sqrt(cost)

@@ -43,9 +43,9 @@ import numpy as np
 
 from keras_lie.blocks import block_grid, estimate_upper_nibbles, from_block_grid, nibbles
 from keras_lie.errors import ImageShapeError, KerasLieError
-from keras_lie.security.ciphertext_only_cat_map import reconstruct_cat_map
-from keras_lie.security.ciphertext_only_ele import reconstruct_ele
-from keras_lie.security.ciphertext_only_etc import reconstruct_etc
+from keras_lie.security.ciphertext_only.cat_map import reconstruct_cat_map
+from keras_lie.security.ciphertext_only.ele import reconstruct_ele
+from keras_lie.security.ciphertext_only.etc import reconstruct_etc
 from keras_lie.security.result import Reconstruction, encrypted_batch
 
 RECONSTRUCTABLE_SCHEMES = ("plain", "cat_map", "block_shuffle", "learnable", "ele", "etc")
@@ -62,9 +62,9 @@ def reconstruct_from_ciphertexts(encrypted_images, scheme: str, block_size: int 
     structure:
 
     - "learnable", "block_shuffle": this module (one key for every block);
-    - "ele": `ciphertext_only_ele` (a key per block position, then a block shuffle);
-    - "etc": `ciphertext_only_etc` (a jigsaw of oriented, negated blocks);
-    - "cat_map": `ciphertext_only_cat_map` (the maps' linearity; `block_size` None);
+    - "ele": `ciphertext_only.ele` (a key per block position, then a block shuffle);
+    - "etc": `ciphertext_only.etc` (a jigsaw of oriented, negated blocks);
+    - "cat_map": `ciphertext_only.cat_map` (the maps' linearity; `block_size` None);
     - "plain": the images as they are.
 
     Args:

@@ -30,7 +30,7 @@ Method, step by step:
    the leading eigenvector (over positions) of the block-brightness series orient each
    position's unknown reversal sign.
 6. **Jigsaw**: the grey 16-level blocks (upper nibble * 16 + 8, mean over channels) are
-   pieces seen N times; `keras_lie.security.jigsaw.solve_block_jigsaw` places them in the
+   pieces seen N times; `keras_lie.security.ciphertext_only.jigsaw.solve_block_jigsaw` places them in the
    frame in 8 orientations (and re-checks every polarity).
 
 Every choice uses the ciphertexts and generic natural-image statistics only (two template
@@ -45,7 +45,7 @@ import numpy as np
 
 from keras_lie.blocks import block_grid, correlation, estimate_upper_nibbles_per_position, nibbles
 from keras_lie.errors import ImageShapeError
-from keras_lie.security.jigsaw import solve_block_jigsaw
+from keras_lie.security.ciphertext_only.jigsaw import solve_block_jigsaw
 from keras_lie.security.result import Reconstruction, encrypted_batch
 
 # Correlation of upper nibbles between two pixels at distance r (same channel), fitted by least squares

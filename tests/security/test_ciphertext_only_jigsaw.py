@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from keras_lie.errors import ImageShapeError
-from keras_lie.security.jigsaw import JigsawSolution, orient, solve_block_jigsaw
+from keras_lie.security.ciphertext_only.jigsaw import JigsawSolution, solve_block_jigsaw
+from keras_lie.security.geometry import orient
 
 
 def smooth_images(rng, count: int, height: int, width: int, frequency: float = 6.0) -> np.ndarray:
