@@ -66,3 +66,10 @@ def test_no_module_imports_upwards():
 
 def test_the_check_finds_an_upward_import():
     assert list(imported_components("def f():\n    from keras_lie.security import attack\n")) == [("security", 2)]
+
+
+def test_the_architecture_document_names_every_component_on_its_floor():
+    table = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    rows = [line.split("|") for line in table.splitlines() if line.startswith("| ") and "`" in line]
+    documented = {name.strip(" `"): float(row[1]) for row in rows for name in row[2].split(",")}
+    assert documented == {name: float(level) for name, level in LEVELS.items()}
