@@ -157,3 +157,15 @@ def test_an_encrypted_source_is_refused(tree, key_file, tmp_path):
         encrypt_to_tfds(encrypted, tmp_path / "again", key_path, pipeline_args=IN_PROCESS)
     assert not (tmp_path / "again").exists()
 
+
+
+def test_an_empty_first_shard_is_read_past(tree, key_file, tmp_path):
+    from keras_lie.data import load_source
+
+    _, key_path = key_file
+    encrypt_to_tfds(tree, tmp_path / "out", key_path, num_shards=3, pipeline_args=IN_PROCESS)
+    first = tmp_path / "out" / "keras_lie_encrypted-train.tfrecord-00000-of-00003"
+    first.write_bytes(b"")  # as when every image of shard 0 failed
+    source = load_source(tmp_path / "out", "train", encrypted=True)
+    assert source.dataset.element_spec[0].shape == (16, 16, 3)
+    assert sum(1 for _ in source.dataset) > 0

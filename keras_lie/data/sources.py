@@ -235,7 +235,7 @@ def _tfds_directory_source(path: Path, split, limit, seed, encrypted) -> ImageSo
         if raw and files:  # keras-lie's own layout: parsed a batch at a time, no per-example decoding
             ours = files if input_context is None else \
                 files[input_context.input_pipeline_id::input_context.num_input_pipelines]
-            dataset = _raw_image_records(ours, files[0])
+            dataset = _raw_image_records(ours, files)
         else:  # any other TFDS dataset: TFDS decodes its features
             config = tfds.ReadConfig(interleave_cycle_length=tf.data.AUTOTUNE, input_context=input_context)
             dataset = builder.as_dataset(split=split, read_config=config, shuffle_files=False)
@@ -267,7 +267,7 @@ _RAW_RECORD = {
 _PARSE_BATCH = 256
 
 
-def _raw_image_records(files: list[str], first_file: str) -> tf.data.Dataset:
+def _raw_image_records(files: list[str], all_files: list[str]) -> tf.data.Dataset:
     """`(image, label)` from TFRecord files of raw images, parsed and decoded 256 records per op.
 
     TFDS decodes one example per call, which costs about ten times reading the
@@ -275,9 +275,11 @@ def _raw_image_records(files: list[str], first_file: str) -> tf.data.Dataset:
     image must have the shape of the dataset's first (as in `_with_static_shape`),
     which is the images' static shape.
     """
-    first = next(iter(tf.data.TFRecordDataset(first_file).take(1)), None)
-    shape = [int(n) for n in tf.io.parse_example([first], _RAW_RECORD)["image/shape"][0]] if first is not None \
-        else [None, None, None]
+    first = next(iter(tf.data.TFRecordDataset(all_files).take(1)), None)  # the split's first (shards may be empty)
+    if first is None:
+        raise DatasetUnavailableError(f"{os.path.dirname(all_files[0])} holds no image in this split; encrypt a "
+                                      "source with images in it, or name another split.")
+    shape = [int(n) for n in tf.io.parse_example([first], _RAW_RECORD)["image/shape"][0]]
     records = tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE)
     message = f"keras-lie: all images of a dataset must have the size of the first, {tuple(shape)}; resize them " \
               "first. Got:"
