@@ -121,12 +121,9 @@ def _classify(names, locate, archive, origin) -> list[SourceImage]:
     return images
 
 
-def shard_counts(images: list[SourceImage], num_shards: int | None, shard_bytes: int) -> dict[str, int]:
-    """Shards per split: `num_shards` each, or enough for about `shard_bytes` each.
-
-    The size is estimated from a sample of the images' headers (an encrypted PNG
-    barely compresses, so it takes about H x W x C bytes).
-    """
+def shard_counts(images: list[SourceImage], num_shards: int | None, shard_bytes: int,
+                 per_image: int) -> dict[str, int]:
+    """Shards per split: `num_shards` each, or enough for about `shard_bytes` each, at `per_image` bytes an image."""
     per_split: dict[str, int] = {}
     for image in images:
         per_split[image.split] = per_split.get(image.split, 0) + 1
@@ -134,12 +131,12 @@ def shard_counts(images: list[SourceImage], num_shards: int | None, shard_bytes:
         if num_shards < 1:
             raise KerasLieError(f"num_shards must be at least 1, not {num_shards}.")
         return {split: min(num_shards, count) for split, count in per_split.items()}
-    per_image = _bytes_per_image(images)
     return {split: max(1, min(count, round(count * per_image / shard_bytes))) for split, count in per_split.items()}
 
 
 def _bytes_per_image(images: list[SourceImage]) -> int:
-    """The encrypted bytes of an average image, from up to 50 images' headers (H x W x 3: they barely compress)."""
+    """The encrypted bytes of an average image, from up to 50 images' headers (H x W x 3: an encrypted image
+    barely compresses)."""
     sizes = []
     for image in images[:: max(1, len(images) // 50)][:50]:
         header = image_header(_read_bytes(image, limit=1 << 16))
@@ -203,13 +200,14 @@ def encrypt_to_tfds(
     if source.is_dir():
         check_source_manifest(source, get_scheme(key), "encrypt")
     images = list_source(source)
-    counts = shard_counts(images, num_shards, shard_bytes)
+    per_image = _bytes_per_image(images)  # read from headers once: it sizes both shards and chunks
+    counts = shard_counts(images, num_shards, shard_bytes, per_image)
     class_names = sorted({image.label for image in images})
     for stale in stale_staging_folders(output):  # killed runs' hidden folders
         shutil.rmtree(stale, ignore_errors=True)
     staging = create_staging_folder(output)
     options = PipelineOptions(_with_local_defaults(pipeline_args or []))
-    chunks = list(_chunks(images, counts, _chunk_images(images)))
+    chunks = list(_chunks(images, counts, _chunk_images(per_image)))
     try:
         with beam.Pipeline(options=options) as pipeline:
             pieces = (
@@ -251,9 +249,9 @@ class _Chunk:
     images: tuple[SourceImage, ...]
 
 
-def _chunk_images(images: list[SourceImage]) -> int:
-    """Images per chunk: about `_CHUNK_BYTES` of pixels (from a sample of headers), at most `_CHUNK_MAX_IMAGES`."""
-    return max(1, min(_CHUNK_MAX_IMAGES, _CHUNK_BYTES // _bytes_per_image(images)))
+def _chunk_images(per_image: int) -> int:
+    """Images per chunk: about `_CHUNK_BYTES` of pixels at `per_image` bytes each, at most `_CHUNK_MAX_IMAGES`."""
+    return max(1, min(_CHUNK_MAX_IMAGES, _CHUNK_BYTES // per_image))
 
 
 def _chunks(images: list[SourceImage], counts: dict[str, int], size: int):
