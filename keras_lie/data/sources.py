@@ -281,8 +281,7 @@ def _raw_image_records(files: list[str], all_files: list[str]) -> tf.data.Datase
                                       "source with images in it, or name another split.")
     shape = [int(n) for n in tf.io.parse_example([first], _RAW_RECORD)["image/shape"][0]]
     records = tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE)
-    message = f"keras-lie: all images of a dataset must have the size of the first, {tuple(shape)}; resize them " \
-              "first. Got:"
+    message = _one_size_message(shape)
 
     def decode(serialized):
         example = tf.io.parse_example(serialized, _RAW_RECORD)
@@ -409,6 +408,11 @@ def _read_and_decode(path, label):
     return _decode(tf.io.read_file(path), label, path)
 
 
+def _one_size_message(shape) -> str:
+    """What a dataset with an image of another size than its first fails with (the sizes found follow)."""
+    return f"keras-lie: all images of a dataset must have the size of the first, {tuple(shape)}; resize them first. Got:"
+
+
 def _with_static_shape(dataset: tf.data.Dataset) -> tf.data.Dataset:
     """Give decoded images the static shape of the first one.
 
@@ -420,8 +424,7 @@ def _with_static_shape(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
     def check(image, label):
         same = tf.reduce_all(tf.equal(tf.shape(image), shape))
-        message = f"keras-lie: all images of a dataset must have the size of the first, {tuple(shape)}; resize them first. Got:"
-        with tf.control_dependencies([tf.debugging.Assert(same, [message, tf.shape(image)])]):
+        with tf.control_dependencies([tf.debugging.Assert(same, [_one_size_message(shape), tf.shape(image)])]):
             return tf.ensure_shape(image, shape), label
 
     return dataset.map(check)
