@@ -96,6 +96,11 @@ def depth_to_space(images, block_size: int):
     return ops.reshape(x, (-1, shape[1] * m, shape[2] * m, channels))
 
 
+def nibbles_per_block(block_size: int, channels: int) -> int:
+    """The nibbles of one M x M x C block (two per byte): the length of a nibble key."""
+    return 2 * block_size * block_size * channels
+
+
 def reversal_mask(nibble_key: np.ndarray) -> np.ndarray:
     """The nibble positions a nibble key reverses, as the authors' code derives them: `k[i] > d`.
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_lie.blocks import reversal_mask
+from keras_lie.blocks import nibbles_per_block, reversal_mask
 from keras_lie.keys.base import Key, _mark_seeded
 from keras_lie.keys.reference import learnable_key_from_reference_pickle
 from keras_lie.keys.validation import MAX_BLOCK_SIZE, MAX_CHANNELS, _bounded_int, _validated_permutation
@@ -81,7 +81,7 @@ class LearnableKey(_PermutationKey):
 
     @classmethod
     def permutation_length(cls, block_size: int, channels: int) -> int:
-        return 2 * block_size * block_size * channels
+        return nibbles_per_block(block_size, channels)
 
     @property
     def reversal_mask(self) -> np.ndarray:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_lie.blocks import reversal_mask
+from keras_lie.blocks import nibbles_per_block, reversal_mask
 from keras_lie.errors import KeyFileError, KeyMismatchError
 from keras_lie.keys.base import Key, _mark_seeded
 from keras_lie.keys.reference import ele_key_from_reference_npz, etc_key_from_reference_npz
@@ -144,7 +144,7 @@ class ELEKey(_PositionKeyedKey):
 
     @classmethod
     def entries_per_block(cls, block_size: int, channels: int) -> int:
-        return 2 * block_size * block_size * channels
+        return nibbles_per_block(block_size, channels)
 
     @property
     def reversal_masks(self) -> np.ndarray:

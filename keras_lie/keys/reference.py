@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from keras_lie.blocks import nibbles_per_block
 from keras_lie.errors import KeyFileError, KeyMismatchError
 from keras_lie.keys.file_format import _read_regular_file
 from keras_lie.keys.validation import MAX_BLOCK_SIZE, MAX_CHANNELS, _bounded_int, _image_size
@@ -142,7 +143,7 @@ def ele_key_from_reference_npz(cls: type[ELEKey], path: str | os.PathLike) -> EL
     block_size, image_size = _reference_geometry(path, arrays)
     nibble_keys = arrays["nibble_key"]
     channels = nibble_keys.shape[-1] // (2 * block_size * block_size) if nibble_keys.ndim == 2 else 0
-    if channels < 1 or nibble_keys.shape[-1] != 2 * block_size * block_size * channels:
+    if channels < 1 or nibble_keys.shape[-1] != nibbles_per_block(block_size, channels):
         raise KeyFileError(f"{path}: nibble_key has shape {nibble_keys.shape}, not (blocks, 2*M*M*C).")
     try:
         key = cls(block_size, channels, image_size, nibble_keys.astype(np.int64), arrays["block_perm"])
