@@ -17,9 +17,16 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 # The temporary files of `atomic_write_bytes`/`atomic_write_batch`: the target's name hidden, 12 hex digits.
 _TEMPORARY = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
+# A URL of a file system other than the local one (gs://bucket/x); two characters at least: "C:/x" is local.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
 # Why an image with an alpha channel is refused (the one channel rule of `encrypt` and training data).
 ALPHA_ADVICE = ("it has an alpha channel, which would be dropped; flatten it onto a background first "
                 "(e.g. `magick in.png -background white -alpha remove out.png`)")
+
+
+def is_url(location: str | os.PathLike) -> bool:
+    """Whether `location` is a URL (gs://bucket/x, s3://..., ...) rather than a local path."""
+    return bool(_URL.match(str(location)))
 
 
 def atomic_write_bytes(

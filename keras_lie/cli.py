@@ -182,9 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "sub-folders are kept) into PNG files at DST. Inputs are never overwritten."
             ),
         )
-        sub.add_argument("--key", required=True, type=Path, help="key file")
-        sub.add_argument("source", metavar="SRC", type=Path, help="an image file or a folder tree")
-        sub.add_argument("destination", metavar="DST", type=Path, help="a .png file, or a folder")
+        sub.add_argument("--key", required=True, type=_location, help="key file")
+        sub.add_argument("source", metavar="SRC", type=_location, help="an image file or a folder tree")
+        sub.add_argument("destination", metavar="DST", type=_location, help="a .png file, or a folder")
         sub.add_argument(
             "--padding", choices=PADDING_MODES, default="error",
             help="for sides that are not multiples of the block size (default: error)",
@@ -700,6 +700,13 @@ def _keygen(args) -> int:
     if args.seed is not None:
         print("Note: a key derived from a seed is reproducible by anyone who knows the seed.")
     return 0
+
+
+def _location(text: str) -> Path | str:
+    """A local path, or a URL kept as it is (Path would fold gs://bucket into gs:/bucket)."""
+    from keras_lie._files import is_url
+
+    return text if is_url(text) else Path(text)
 
 
 def _key_info(args) -> int:

@@ -28,6 +28,7 @@ from keras_lie._files import (
     create_staging_folder,
     discard_folder,
     is_own_temporary,
+    is_url,
     publish_folder,
     write_new_files,
 )
@@ -219,6 +220,12 @@ def transform_path(
     if direction == "encrypt" and scheme.name == "plain":
         warnings.warn("The key is a 'plain' key: the output is the input, unencrypted; it hides nothing.",
                       UserWarning, stacklevel=2)
+    for location in (source, destination):
+        if is_url(location):
+            raise ImageFileError(
+                f"{location}: folders of PNG files are read and written on local disks. Write a TFDS dataset to an "
+                "object store instead (`keras-lie encrypt --format tfds`, keras_lie.shards.encrypt_to_tfds)."
+            )
     source, destination = Path(source), Path(destination)
     if not source.exists():
         raise ImageFileError(f"{source} does not exist.")

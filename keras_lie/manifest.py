@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from keras_lie._files import atomic_write_bytes
+from keras_lie._files import atomic_write_bytes, is_url
 from keras_lie.errors import DatasetUnavailableError
 from keras_lie.version import __version__
 
@@ -73,23 +73,44 @@ def read_manifest(folder: str | os.PathLike) -> DatasetManifest | None:
     Raises:
         DatasetUnavailableError: the manifest exists but is not one keras-lie wrote.
     """
+    if is_url(folder):  # a dataset on an object store (gs://...): TensorFlow's file systems reach it
+        import tensorflow as tf
+
+        location = f"{str(folder).rstrip('/')}/{MANIFEST_NAME}"
+        if not tf.io.gfile.exists(location):
+            return None
+        if tf.io.gfile.stat(location).length > _MAX_MANIFEST_BYTES:
+            raise _not_a_manifest(location, "far too large")
+        with tf.io.gfile.GFile(location, "rb") as handle:
+            return parse_manifest(handle.read(), location)
     folder = Path(folder)
     for candidate in (folder / MANIFEST_NAME, folder.parent / MANIFEST_NAME):
         if candidate.is_file():
-            return _parse(candidate)
+            if candidate.stat().st_size > _MAX_MANIFEST_BYTES:
+                raise _not_a_manifest(candidate, "far too large")
+            return parse_manifest(candidate.read_bytes(), str(candidate))
     return None
 
 
-def _parse(path: Path) -> DatasetManifest:
-    def bad(why: str) -> DatasetUnavailableError:
-        return DatasetUnavailableError(
-            f"{path} is not a keras-lie dataset manifest ({why}); re-encrypt the folder with `keras-lie encrypt`."
-        )
+def _not_a_manifest(where, why: str) -> DatasetUnavailableError:
+    return DatasetUnavailableError(
+        f"{where} is not a keras-lie dataset manifest ({why}); re-encrypt the folder with `keras-lie encrypt`."
+    )
 
-    if path.stat().st_size > _MAX_MANIFEST_BYTES:
+
+def parse_manifest(data: bytes, where: str) -> DatasetManifest:
+    """The manifest in `data` (the bytes of the file at `where`, named in errors).
+
+    Raises:
+        DatasetUnavailableError: not a manifest keras-lie wrote, or of another version.
+    """
+    def bad(why: str) -> DatasetUnavailableError:
+        return _not_a_manifest(where, why)
+
+    if len(data) > _MAX_MANIFEST_BYTES:
         raise bad("far too large")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError, UnicodeDecodeError):
         raise bad("not valid JSON") from None
     if not isinstance(document, dict) or document.get("format") != MANIFEST_FORMAT:

@@ -169,3 +169,97 @@ def test_an_empty_first_shard_is_read_past(tree, key_file, tmp_path):
     source = load_source(tmp_path / "out", "train", encrypted=True)
     assert source.dataset.element_spec[0].shape == (16, 16, 3)
     assert sum(1 for _ in source.dataset) > 0
+
+
+@pytest.fixture
+def bucket():
+    """A fresh stand-in bucket (`ram://`: TensorFlow's in-memory file system, reached by Beam, TF and TFDS)."""
+    import uuid
+
+    import object_store
+    import tensorflow as tf
+
+    object_store.let_tfds_read_ram()
+    url = f"ram://bucket-{uuid.uuid4().hex[:8]}"
+    yield url
+    if tf.io.gfile.exists(url):
+        tf.io.gfile.rmtree(url)
+
+
+def _objects(url):
+    from keras_lie.shards import storage
+
+    return storage.list_files(url)
+
+
+def test_source_key_and_dataset_on_an_object_store(tree, key_file, bucket):
+    import tensorflow as tf
+    from object_store import upload
+
+    from keras_lie.data import load_source
+
+    key, key_path = key_file
+    upload(tree, f"{bucket}/photos")
+    tf.io.gfile.GFile(f"{bucket}/keys/key.json", "wb").write(key_path.read_bytes())
+    report = encrypt_to_tfds(f"{bucket}/photos", f"{bucket}/encrypted", f"{bucket}/keys/key.json", num_shards=2)
+    assert report.ok and report.output == f"{bucket}/encrypted"
+    written = _objects(f"{bucket}/encrypted")
+    # Shards, TFDS's metadata and the manifest; no pieces, no marker, nothing else.
+    assert sorted(name for name in written if ".tfrecord-" not in name) == [
+        "dataset_info.json", "features.json", "keras-lie-dataset.json"]
+    assert len(written) == 3 + 4
+    # The trainer reads it from the store, and every image decrypts to its source, bit for bit.
+    source = load_source(f"{bucket}/encrypted", "test", encrypted=True)
+    assert source.size == 100 and source.manifest.key_fingerprint == key.fingerprint
+    scheme = get_scheme(key)
+    originals = {hashlib.sha256(read_image(path).tobytes()).hexdigest() for path in (tree / "test").rglob("*.png")}
+    decrypted = {hashlib.sha256(scheme.decrypt(image.numpy()).tobytes()).hexdigest() for image, _ in source.dataset}
+    assert decrypted == originals
+    # TFDS alone reads it as it reads gs://.
+    assert tfds.builder_from_directory(f"{bucket}/encrypted").info.splits["train"].num_examples == 100
+
+
+def test_an_object_store_dataset_looks_complete_only_when_it_is(tree, key_file, bucket, monkeypatch):
+    import tensorflow as tf
+
+    import keras_lie.shards.beam_pipeline as pipeline
+    from keras_lie.data import load_source
+    from keras_lie.errors import DatasetUnavailableError, KerasLieError
+
+    _, key_path = key_file
+    out = f"{bucket}/encrypted"
+    # A killed run: its marker and a half shard, no dataset_info.json. Nothing loads it...
+    tf.io.gfile.makedirs(out)
+    tf.io.gfile.GFile(f"{out}/.keras-lie-incomplete", "wb").write(b"")
+    tf.io.gfile.GFile(f"{out}/keras_lie_encrypted-train.tfrecord-00000-of-00002", "wb").write(b"half")
+    with pytest.raises(DatasetUnavailableError, match="no dataset_info.json"):
+        load_source(out, "train", encrypted=True)
+    # ... a failing run removes what it wrote (here: the killed run's objects too) ...
+    monkeypatch.setattr(pipeline, "_serialize", lambda *args: (_ for _ in ()).throw(RuntimeError("worker lost")))
+    with pytest.raises(Exception, match="worker lost"):
+        encrypt_to_tfds(tree, out, key_path, num_shards=2, pipeline_args=IN_PROCESS)
+    monkeypatch.undo()
+    assert _objects(out) == []
+    # ... and a rerun does the work.
+    assert encrypt_to_tfds(tree, out, key_path, num_shards=2, pipeline_args=IN_PROCESS).ok
+    assert ".keras-lie-incomplete" not in _objects(out)
+    # A dataset, or objects keras-lie did not write, are never replaced.
+    before = _objects(out)
+    with pytest.raises(KerasLieError, match="already holds"):
+        encrypt_to_tfds(tree, out, key_path, pipeline_args=IN_PROCESS)
+    tf.io.gfile.GFile(f"{bucket}/other/notes.txt", "wb").write(b"mine")
+    with pytest.raises(KerasLieError, match="already holds 1 objects"):
+        encrypt_to_tfds(tree, f"{bucket}/other", key_path, pipeline_args=IN_PROCESS)
+    assert _objects(out) == before and _objects(f"{bucket}/other") == ["notes.txt"]
+
+
+def test_png_folders_and_plain_key_loading_refuse_urls_with_advice(tree, key_file):
+    from keras_lie.errors import ImageFileError, KeyFileError
+    from keras_lie.files import transform_path
+    from keras_lie.keys import load_key
+
+    key, _ = key_file
+    with pytest.raises(ImageFileError, match="--format tfds"):
+        transform_path(tree, "gs://bucket/out", key)
+    with pytest.raises(KeyFileError, match="Copy the key to a local file"):
+        load_key("gs://bucket/key.json")

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import tensorflow as tf
 
-from keras_lie._files import ALPHA_ADVICE, IMAGE_SUFFIXES
+from keras_lie._files import ALPHA_ADVICE, IMAGE_SUFFIXES, is_url
 from keras_lie.errors import DatasetUnavailableError
 from keras_lie.manifest import MANIFEST_NAME, DatasetManifest, read_manifest
 
@@ -159,6 +159,8 @@ def load_source(
         raise DatasetUnavailableError(f"The holdout fraction must lie between 0 and 1, not {holdout}.")
     if text in TFDS_NAMES:
         return _tfds_source(text, split, data_dir, limit, seed)
+    if is_url(text):
+        return _tfds_url_source(text, split, limit, seed, encrypted)
     path = Path(source)
     if not path.exists():
         raise DatasetUnavailableError(
@@ -202,7 +204,26 @@ def _tfds_source(name, split, data_dir, limit, seed) -> ImageSource:
     return ImageSource(dataset, list(names), size, f"tfds:{name}/{split}")
 
 
-def _tfds_directory_source(path: Path, split, limit, seed, encrypted) -> ImageSource:
+def _tfds_url_source(url: str, split, limit, seed, encrypted) -> ImageSource:
+    """A TFDS directory on a file system TensorFlow reaches (gs://, or s3:// with tensorflow-io)."""
+    url = url.rstrip("/")
+    try:
+        found = tf.io.gfile.exists(f"{url}/dataset_info.json")
+    except tf.errors.OpError as error:
+        raise DatasetUnavailableError(
+            f"Cannot reach {url}: {error.message.splitlines()[0][:200]}. TensorFlow reads gs:// itself and s3:// "
+            "with tensorflow-io installed; check the URL and your credentials."
+        ) from None
+    if not found:
+        raise DatasetUnavailableError(
+            f"{url} holds no TFDS dataset (no dataset_info.json; a run still writing it, or a killed one, has "
+            "none yet). From object stores keras-lie reads datasets written by `keras-lie encrypt --format tfds`; "
+            "copy a folder of images to a local disk to read it."
+        )
+    return _tfds_directory_source(url, split, limit, seed, encrypted)
+
+
+def _tfds_directory_source(path: Path | str, split, limit, seed, encrypted) -> ImageSource:
     """A prepared TFDS directory (`keras-lie encrypt --format tfds` writes one): shards read in parallel.
 
     The shards are interleaved, and `shard` splits them by file, so that each
@@ -228,7 +249,7 @@ def _tfds_directory_source(path: Path, split, limit, seed, encrypted) -> ImageSo
         size = limit
 
     info = builder.info.splits[split]
-    files = [str(path / name) for name in info.filenames]
+    files = [f"{path}/{name}" if isinstance(path, str) else str(path / name) for name in info.filenames]
     raw = _is_raw_image_feature(builder.info.features["image"])
 
     def read(input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:

@@ -16,6 +16,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from keras_lie._files import is_url
 from keras_lie.errors import KeyFileError, KeyMismatchError
 from keras_lie.keys.registry import registered_key_class
 
@@ -77,6 +78,9 @@ def load_key(path: str | os.PathLike) -> Key:
     if not isinstance(path, (str, os.PathLike)):
         raise KeyFileError(f"A key is a path to a key file (or a Key); got {type(path).__name__}. "
                            "Create one with `keras-lie keygen -o key.json` or keras_lie.generate_key(...).")
+    if is_url(path):
+        raise KeyFileError(f"{path}: keys are loaded from local files; only the Beam pipeline (`keras-lie encrypt "
+                           "--format tfds`) reads a key from an object store. Copy the key to a local file.")
     path = Path(path)
     data = _read_regular_file(path, MAX_KEY_FILE_BYTES, "key file")
     try:

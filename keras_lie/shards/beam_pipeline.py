@@ -7,18 +7,24 @@ DirectRunner on every local core (in threads) by default, or on any runner Beam 
 
 - **The key** reaches the workers as the path of the holder's key file, which
   each worker reads in `DoFn.setup`: the key material is never pickled into the
-  job graph, its staging files or its temporary files. The source, the key and
-  the output are local paths (on a cluster: mounted at the same path on every
-  worker); object stores are not supported yet.
+  job graph, its staging files or its temporary files.
+- **Where.** The source, the key and the output are local paths (on a cluster:
+  mounted at the same path on every worker) or URLs of any file system Beam
+  knows (gs:// with `apache-beam[gcp]`, s3:// with `apache-beam[aws]`, ...),
+  which every worker reaches itself.
 - **Shards from pieces.** Each shard's images (a stable choice by id) are cut
   into chunks; a worker encrypts a chunk and writes it as a piece of the shard
   (a TFRecord file: records concatenate), and the pieces are joined in order,
   hashed on the way. Only names and counts pass between workers, never images.
-- **Nothing half-written.** Shards go to a hidden staging folder beside the
-  output; the dataset appears under its name, with its metadata and manifest,
-  only when every shard is written (one rename on a local disk). A run that is
-  killed leaves only the hidden folder, which the next run removes; re-running
-  does the work again.
+- **Nothing half-written.** On a local disk, shards go to a hidden staging
+  folder beside the output; the dataset appears under its name, with its
+  metadata and manifest, only when every shard is written (one rename). A run
+  that is killed leaves only the hidden folder, which the next run removes. An
+  object store has no rename of a folder: the dataset is written in place, a
+  marker object (`.keras-lie-incomplete`) first and TFDS's `dataset_info.json`
+  last, so that neither TFDS nor keras-lie loads it before it is whole; the next
+  run into the same place removes a killed run's objects (found by the marker)
+  and does the work again.
 - **Nothing silently dropped.** An image that cannot be read, is too large or has
   the wrong channels is listed with why in the manifest's `failures` and in the
   returned report; the others are written.
@@ -36,21 +42,24 @@ from pathlib import Path, PurePosixPath
 
 from keras_lie._files import (
     IMAGE_SUFFIXES,
-    atomic_write_bytes,
     create_staging_folder,
     publish_folder,
     stale_staging_folders,
 )
-from keras_lie.errors import ImageFileError, KerasLieError
+from keras_lie.errors import ImageFileError, KerasLieError, KeyFileError
 from keras_lie.files import DEFAULT_MAX_PIXELS, check_source_manifest, decode_image, image_header, with_key_channels
-from keras_lie.keys import load_key
-from keras_lie.manifest import DatasetManifest, write_manifest
+from keras_lie.keys import MAX_KEY_FILE_BYTES, Key, load_key
+from keras_lie.keys.file_format import key_from_json
+from keras_lie.manifest import MANIFEST_NAME, DatasetManifest, parse_manifest, write_manifest
 from keras_lie.schemes import get_scheme
+from keras_lie.shards import storage
 from keras_lie.shards.tfds_format import DEFAULT_SHARD_BYTES, features, shard_name, write_metadata
 
 _SHARDS_FILE = ".shards.json"  # what the shard writers report, gathered in the staging folder
 _FAILURES_FILE = ".failures.json"
 _PIECES_FOLDER = ".pieces"  # the workers' pieces of shards, joined into the shards at the end
+_INCOMPLETE = ".keras-lie-incomplete"  # on an object store: this dataset is being written (or was, by a killed run)
+_METADATA_FILES = ("features.json", "dataset_info.json")  # TFDS's, written in this order: dataset_info.json last
 # A chunk is one worker's unit: enough images to pay for a call of the compiled kernel, few enough to spread.
 _CHUNK_BYTES = 16 * 1024 * 1024
 _CHUNK_MAX_IMAGES = 500
@@ -71,7 +80,7 @@ class SourceImage:
 class ShardedDatasetReport:
     """What `encrypt_to_tfds` wrote: the dataset folder, its manifest, and the files that failed."""
 
-    output: Path
+    output: Path | str  # a Path, or the URL of a dataset on an object store
     manifest: DatasetManifest
 
     @property
@@ -88,16 +97,50 @@ def list_source(source: str | os.PathLike) -> list[SourceImage]:
 
     `ROOT/<split>/<class>/<image>` gives the splits by name; `ROOT/<class>/<image>`
     is one split, "train". Hidden files and keras-lie's manifest are left out.
+    `source` is a local path or a URL (a prefix of objects, or a zip object).
     """
-    source = Path(source)
-    if source.is_file() and zipfile.is_zipfile(source):
-        with zipfile.ZipFile(source) as archive:
+    source = str(source)
+    if _is_zip(source):
+        with _open_archive(source) as archive:
             names = [PurePosixPath(name) for name in archive.namelist() if not name.endswith("/")]
-        return _classify(names, lambda name: str(name), archive=str(source), origin=str(source))
-    if source.is_dir():
-        names = [PurePosixPath(p.relative_to(source).as_posix()) for p in source.rglob("*") if p.is_file()]
-        return _classify(names, lambda name: str(source / name), archive=None, origin=str(source))
-    raise ImageFileError(f"{source} is neither a folder of class folders nor a zip of one.")
+        return _classify(names, lambda name: str(name), archive=source, origin=source)
+    if storage.is_url(source) or os.path.isdir(source):
+        names = [PurePosixPath(name) for name in storage.list_files(source)]
+        if names:
+            return _classify(names, lambda name: storage.join(source, str(name)), archive=None, origin=source)
+    raise ImageFileError(f"{source} is neither a folder of class folders nor a zip of one"
+                         f"{' (nothing is stored under it)' if storage.is_url(source) else ''}.")
+
+
+def _is_zip(source: str) -> bool:
+    if storage.is_url(source):
+        return source.lower().endswith(".zip") and storage.exists(source)
+    return os.path.isfile(source) and zipfile.is_zipfile(source)
+
+
+def _open_archive(location: str) -> zipfile.ZipFile:
+    """A zip, local or on an object store (Beam's readers seek: only the members read are fetched)."""
+    return zipfile.ZipFile(storage.open_for_reading(location) if storage.is_url(location) else location)
+
+
+def load_key_from(location: str | os.PathLike) -> Key:
+    """The key in a key file at a local path (with `load_key`'s checks) or a URL of a file system Beam knows.
+
+    A key on an object store is guarded by the store's access control, not by
+    file modes: only the holder and the job's workers should be able to read it.
+    """
+    if not storage.is_url(location):
+        return load_key(location)
+    try:
+        data = storage.read_bytes(str(location), limit=MAX_KEY_FILE_BYTES + 1)
+    except Exception as error:  # noqa: BLE001 - each file system raises its own
+        raise KeyFileError(f"Cannot read the key file {location}: {str(error).splitlines()[0][:200]}") from None
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise KeyFileError(f"{location} is far larger than any key file; give the key file itself.")
+    try:
+        return key_from_json(data.decode("ascii"), source=str(location))
+    except UnicodeDecodeError:
+        raise KeyFileError(f"{location} is not a keras-lie key (not a JSON text file).") from None
 
 
 def _classify(names, locate, archive, origin) -> list[SourceImage]:
@@ -147,12 +190,9 @@ def _bytes_per_image(images: list[SourceImage]) -> int:
 
 def _read_bytes(image: SourceImage, limit: int | None = None) -> bytes:
     if image.archive is not None:
-        with zipfile.ZipFile(image.archive) as archive, archive.open(image.location) as handle:
+        with _open_archive(image.archive) as archive, archive.open(image.location) as handle:
             return handle.read(limit if limit is not None else -1)
-    from apache_beam.io.filesystems import FileSystems
-
-    with FileSystems.open(image.location, compression_type="uncompressed") as handle:
-        return handle.read(limit) if limit is not None else handle.read()
+    return storage.read_bytes(image.location, limit)
 
 
 def encrypt_to_tfds(
@@ -192,20 +232,16 @@ def encrypt_to_tfds(
         raise KerasLieError(
             'Encrypting into a TFDS dataset runs on Apache Beam: pip install "keras-lie[beam]".'
         ) from None
-    key = load_key(key_path)  # checked here, once, before any worker starts
+    key = load_key_from(key_path)  # checked here, once, before any worker starts
     # Absolute paths: a worker process (or machine) need not share this process's working folder.
-    key_path, source, output = Path(key_path).resolve(), Path(source).resolve(), Path(output).resolve()
-    if output.exists():
-        raise KerasLieError(f"{output} already exists; choose a new folder for the dataset (nothing was written).")
-    if source.is_dir():
-        check_source_manifest(source, get_scheme(key), "encrypt")
+    key_path, source, output = (str(location) if storage.is_url(location) else str(Path(location).resolve())
+                                for location in (key_path, source, output))
+    _check_source_is_plain(source, key)
     images = list_source(source)
     per_image = _bytes_per_image(images)  # read from headers once: it sizes both shards and chunks
     counts = shard_counts(images, num_shards, shard_bytes, per_image)
     class_names = sorted({image.label for image in images})
-    for stale in stale_staging_folders(output):  # killed runs' hidden folders
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = create_staging_folder(output)
+    staging = _prepare_output(output)
     options = PipelineOptions(_with_local_defaults(pipeline_args or []))
     chunks = list(_chunks(images, counts, _chunk_images(per_image)))
     try:
@@ -215,28 +251,70 @@ def encrypt_to_tfds(
                 | "List chunks" >> beam.Create(chunks)
                 | "Spread" >> beam.Reshuffle()
                 | "Encrypt and write pieces" >> beam.ParDo(
-                    _EncryptChunk(str(key_path), str(staging), class_names, max_pixels))
+                    _EncryptChunk(key_path, staging, class_names, max_pixels))
                 .with_outputs("failed", main="pieces")
             )
             # Only the pieces' names and counts travel between the steps, never the images.
             _ = (
                 pieces.pieces
                 | "Group by shard" >> beam.GroupByKey()
-                | "Join shards" >> beam.ParDo(_JoinShard(str(staging), counts))
+                | "Join shards" >> beam.ParDo(_JoinShard(staging, counts))
                 | "Gather shards" >> beam.combiners.ToList()
-                | "Record shards" >> beam.Map(_write_json, str(staging / _SHARDS_FILE))
+                | "Record shards" >> beam.Map(_write_json, storage.join(staging, _SHARDS_FILE))
             )
             _ = (
                 pieces.failed
                 | "Gather failures" >> beam.combiners.ToList()
-                | "Record failures" >> beam.Map(_write_json, str(staging / _FAILURES_FILE))
+                | "Record failures" >> beam.Map(_write_json, storage.join(staging, _FAILURES_FILE))
             )
         manifest = _finish(staging, key, class_names, counts)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        storage.delete_tree(staging)  # on an object store, the output: it held nothing before this run
         raise
-    publish_folder(staging, output)
-    return ShardedDatasetReport(output, manifest)
+    if storage.is_url(output):
+        storage.delete([storage.join(output, _INCOMPLETE)])  # whole since dataset_info.json; this is tidying
+        return ShardedDatasetReport(output, manifest)
+    return ShardedDatasetReport(publish_folder(Path(staging), output), manifest)
+
+
+def _check_source_is_plain(source: str, key: Key) -> None:
+    """Refuse an encrypted source (its manifest says so) before anything is written."""
+    if not storage.is_url(source):
+        if os.path.isdir(source):
+            check_source_manifest(Path(source), get_scheme(key), "encrypt")
+        return
+    location = storage.join(source, MANIFEST_NAME)
+    if storage.exists(location):
+        manifest = parse_manifest(storage.read_bytes(location), location)
+        if manifest.scheme != "plain":
+            raise ImageFileError(
+                f"{source} is already encrypted (its {MANIFEST_NAME} says scheme {manifest.scheme}); encrypting it "
+                "again would hide nothing more. Encrypt the plain source, or decrypt this one first with its key."
+            )
+
+
+def _prepare_output(output: str) -> str:
+    """Where the shards are written: a new hidden folder beside a local output, or an object store's output itself.
+
+    Raises:
+        KerasLieError: the output already holds a dataset, or anything keras-lie did not write.
+    """
+    if not storage.is_url(output):
+        if os.path.exists(output):
+            raise KerasLieError(f"{output} already exists; choose a new folder for the dataset (nothing was written).")
+        for stale in stale_staging_folders(output):  # killed runs' hidden folders
+            shutil.rmtree(stale, ignore_errors=True)
+        return str(create_staging_folder(output))
+    present = storage.list_files(output)
+    if present and _INCOMPLETE not in present:
+        raise KerasLieError(f"{output} already holds {len(present)} objects ({present[0]}, ...); choose a new "
+                            "location for the dataset (nothing was written).")
+    if present:  # a killed run's: the marker is there and dataset_info.json, written last, is not
+        if "dataset_info.json" in present:
+            raise KerasLieError(f"{output} already holds a dataset; choose a new location (nothing was written).")
+        storage.delete_tree(output)
+    storage.write_bytes(storage.join(output, _INCOMPLETE), b"keras-lie is writing this dataset\n")
+    return output
 
 
 @dataclasses.dataclass(frozen=True)
@@ -282,13 +360,13 @@ def _with_local_defaults(pipeline_args: list[str]) -> list[str]:
     return [*defaults, *pipeline_args]
 
 
-def _finish(staging: Path, key, class_names, counts) -> DatasetManifest:
-    """Empty shards, TFDS metadata and the manifest, from what the workers reported."""
-    shards = json.loads((staging / _SHARDS_FILE).read_text()) if (staging / _SHARDS_FILE).exists() else []
-    failures = json.loads((staging / _FAILURES_FILE).read_text()) if (staging / _FAILURES_FILE).exists() else []
-    for name in (_SHARDS_FILE, _FAILURES_FILE):
-        (staging / name).unlink(missing_ok=True)
-    shutil.rmtree(staging / _PIECES_FOLDER, ignore_errors=True)  # joined and emptied; a piece left is no shard's
+def _finish(staging: str, key, class_names, counts) -> DatasetManifest:
+    """Empty shards, the manifest and TFDS metadata (dataset_info.json last), from what the workers reported."""
+    shards, failures = (json.loads(storage.read_bytes(storage.join(staging, name)))
+                        if storage.exists(storage.join(staging, name)) else []
+                        for name in (_SHARDS_FILE, _FAILURES_FILE))
+    storage.delete([storage.join(staging, name) for name in (_SHARDS_FILE, _FAILURES_FILE)])
+    storage.delete_tree(storage.join(staging, _PIECES_FOLDER))  # joined and emptied; a piece left is no shard's
     if not shards:
         raise ImageFileError(
             f"No image could be encrypted ({len(failures)} failed; the first: "
@@ -299,7 +377,7 @@ def _finish(staging: Path, key, class_names, counts) -> DatasetManifest:
         for index in range(count):
             if (split, index) not in written:  # every image of this shard failed: TFDS still needs its file
                 name = shard_name(split, index, count)
-                atomic_write_bytes(staging / name, b"")
+                storage.write_bytes(storage.join(staging, name), b"")
                 written[split, index] = {"split": split, "index": index, "file": name, "examples": 0, "bytes": 0,
                                          "sha256": hashlib.sha256(b"").hexdigest(), "labels": {}, "shapes": []}
     ordered = [written[key_] for key_ in sorted(written)]
@@ -307,7 +385,6 @@ def _finish(staging: Path, key, class_names, counts) -> DatasetManifest:
     image_shape = shapes.pop() if len(shapes) == 1 else (None, None, key.channels)
     lengths = {split: [written[split, i]["examples"] for i in range(count)] for split, count in counts.items()}
     sizes = {split: sum(written[split, i]["bytes"] for i in range(count)) for split, count in counts.items()}
-    write_metadata(str(staging), class_names, key.channels, lengths, sizes)
     label_counts: dict[str, dict[str, int]] = {}
     for shard in ordered:
         split_counts = label_counts.setdefault(shard["split"], {})
@@ -321,12 +398,22 @@ def _finish(staging: Path, key, class_names, counts) -> DatasetManifest:
         shards=[{name: shard[name] for name in ("file", "split", "examples", "bytes", "sha256")} for shard in ordered],
         failures=sorted(failures, key=lambda failure: failure["file"]) or None,
     )
-    write_manifest(staging, manifest)
+    if not storage.is_url(staging):
+        write_manifest(staging, manifest)
+        write_metadata(staging, class_names, key.channels, lengths, sizes)
+        return manifest
+    storage.write_bytes(storage.join(staging, MANIFEST_NAME), manifest.to_json().encode())
+    with storage.local_scratch() as scratch:  # TFDS writes its metadata here; copied up, dataset_info.json last
+        for shard in ordered:  # TFDS looks for the shards' names beside the metadata (never reads them)
+            open(os.path.join(scratch, shard["file"]), "wb").close()
+        write_metadata(scratch, class_names, key.channels, lengths, sizes)
+        for name in _METADATA_FILES:
+            storage.copy_from_local(os.path.join(scratch, name), storage.join(staging, name))
     return manifest
 
 
 def _write_json(items, path: str) -> None:
-    atomic_write_bytes(path, json.dumps(items).encode(), overwrite=True)
+    storage.write_bytes(path, json.dumps(items).encode())
 
 
 def _shard_of(image: SourceImage, count: int) -> int:
@@ -357,7 +444,7 @@ class _EncryptChunk(_DoFn):
 
     def setup(self):
         # The key is read here, on the worker, from the holder's file: never pickled with this DoFn.
-        key = load_key(self.key_path)
+        key = load_key_from(self.key_path)
         self.scheme = get_scheme(key)
         self.features = features(self.class_names, key.channels)
         self.archives: dict[str, zipfile.ZipFile] = {}
@@ -392,12 +479,8 @@ class _EncryptChunk(_DoFn):
                 example = _serialize(self.features, cipher, self.class_names.index(image.label), image.id)
                 examples.append((image.id, image.label, cipher.shape, example))
         examples.sort(key=lambda example: example[0])
-        folder = os.path.join(self.staging, _PIECES_FOLDER)
-        os.makedirs(folder, exist_ok=True)
         name = f"{chunk.split}-{chunk.shard:05d}-{chunk.number:05d}.tfrecord"
-        with tf.io.TFRecordWriter(os.path.join(folder, name)) as writer:
-            for *_, example in examples:
-                writer.write(example)
+        _write_records(storage.join(self.staging, _PIECES_FOLDER, name), [example for *_, example in examples])
         labels: dict[str, int] = {}
         for _, label, _, _ in examples:
             labels[label] = labels.get(label, 0) + 1
@@ -408,8 +491,23 @@ class _EncryptChunk(_DoFn):
         if image.archive is None:
             return _read_bytes(image)
         if image.archive not in self.archives:
-            self.archives[image.archive] = zipfile.ZipFile(image.archive)
+            self.archives[image.archive] = _open_archive(image.archive)
         return self.archives[image.archive].read(image.location)
+
+
+def _write_records(location: str, records: list[bytes]) -> None:
+    """A TFRecord file of `records`: written in place on a local disk, built locally and copied to a URL."""
+    import tensorflow as tf
+
+    if not storage.is_url(location):
+        os.makedirs(os.path.dirname(location), exist_ok=True)
+        with tf.io.TFRecordWriter(location) as writer:
+            for record in records:
+                writer.write(record)
+        return
+    with storage.local_scratch() as scratch:
+        _write_records(os.path.join(scratch, "piece.tfrecord"), records)
+        storage.copy_from_local(os.path.join(scratch, "piece.tfrecord"), location)
 
 
 def _failure(image: SourceImage, error: BaseException):
@@ -434,15 +532,15 @@ class _JoinShard(_DoFn):
         pieces = sorted(pieces, key=lambda piece: piece["number"])
         name = shard_name(split, index, self.counts[split])
         digest, size = hashlib.sha256(), 0
-        with open(os.path.join(self.staging, name), "wb") as shard:
+        with storage.open_for_writing(storage.join(self.staging, name)) as shard:
             for piece in pieces:
-                path = os.path.join(self.staging, _PIECES_FOLDER, piece["file"])
-                with open(path, "rb") as handle:
+                with storage.open_for_reading(storage.join(self.staging, _PIECES_FOLDER, piece["file"])) as handle:
                     for block in iter(lambda: handle.read(1 << 20), b""):
                         digest.update(block)
                         shard.write(block)
                         size += len(block)
-                os.unlink(path)
+        # Deleted once the shard is whole: a retried join (on a distributed runner) finds them all still there.
+        storage.delete([storage.join(self.staging, _PIECES_FOLDER, piece["file"]) for piece in pieces])
         labels: dict[str, int] = {}
         for piece in pieces:
             for label, count in piece["labels"].items():
