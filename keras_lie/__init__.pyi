@@ -15,6 +15,7 @@ from keras_lie import (
     training as training,
 )
 from keras_lie.data import load_source as load_source, make_pipeline as make_pipeline
+from keras_lie.encryption_spec import EncryptionSpec as EncryptionSpec
 from keras_lie.errors import (
     ImageFileError as ImageFileError,
     ImageShapeError as ImageShapeError,
@@ -31,6 +32,7 @@ from keras_lie.keys import (
     Key as Key,
     LearnableKey as LearnableKey,
     PlainKey as PlainKey,
+    as_key as as_key,
     generate_key as generate_key,
     load_key as load_key,
 )

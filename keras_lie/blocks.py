@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# The block size of Tanaka's Table I: the keys' default M, and the stem of the paper's network for every scheme.
+PAPER_BLOCK_SIZE = 4
+
 # Keras is imported inside the three functions that need it: importing it here, while this module
 # is half-initialised, would run keras-lie's registration of its layers (which imports this module).
 

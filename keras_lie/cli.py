@@ -692,7 +692,7 @@ def _keygen(args) -> int:
         key = LearnableKey.from_reference_pickle(args.from_reference)
     else:
         image_size = _image_size(args.image_size) if args.image_size else None
-        if image_size is not None and scheme_record(scheme).family != "position-keyed":
+        if image_size is not None and not scheme_record(scheme).is_position_keyed:
             raise KerasLieError(f"--image-size is for ele and etc keys; a {scheme} key fits images of any size.")
         key = generate_key(scheme, args.block_size, args.channels, seed=args.seed, image_size=image_size)
     key.save(args.output, overwrite=args.overwrite)

@@ -61,9 +61,19 @@ class SchemeRecord:
             raise ValueError(f"family must be one of {FAMILIES}, not {self.family!r}.")
 
     @property
+    def is_block_wise(self) -> bool:
+        """One key for every M x M block: a block stem undoes it exactly, block-aligned augmentation commutes."""
+        return self.family == "block-wise"
+
+    @property
+    def is_position_keyed(self) -> bool:
+        """A key for each block position of one image size (ELE, EtC)."""
+        return self.family == "position-keyed"
+
+    @property
     def takes_block_size(self) -> bool:
         """Whether its keys have a block size M (block-wise and position-keyed schemes)."""
-        return self.family in ("block-wise", "position-keyed")
+        return self.is_block_wise or self.is_position_keyed
 
     @property
     def scheme_class(self) -> type:

@@ -16,6 +16,7 @@ LEVELS = {
     "_files": 1, "blocks": 1, "manifest": 2,
     "keys": 2,
     "registry": 2.5,  # one record per scheme, read by everything above
+    "encryption_spec": 2.75,  # a key's public facts, from a key or a manifest
     "schemes": 3,
     "layers": 4, "data": 4, "files": 4,
     "shards": 4.5,  # Beam pipelines writing TFDS datasets: encrypt files into shards
@@ -26,6 +27,8 @@ LEVELS = {
     "cli": 8,
 }
 PACKAGE = Path(keras_lie.__file__).parent
+# Names that moved up a floor keep a warning alias where they were: the only imports allowed to point up.
+DEPRECATED_ALIASES = {("layers/__init__.py", "models")}
 
 
 def component(module_path: Path) -> str:
@@ -41,6 +44,9 @@ def imported_components(source: str):
                 names = [f"keras_lie.{alias.name}" for alias in node.names]
         elif isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"
+              and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            names = [node.args[0].value]  # importlib.import_module("keras_lie.x") counts too
         for name in names:
             parts = name.split(".")
             if parts[0] == "keras_lie" and len(parts) > 1:
@@ -59,6 +65,8 @@ def test_no_module_imports_upwards():
             continue  # the public facade re-exports from every component
         own = component(path)
         for other, line in imported_components(path.read_text()):
+            if (path.relative_to(PACKAGE).as_posix(), other) in DEPRECATED_ALIASES:
+                continue
             if other != own and LEVELS.get(other, 99) >= LEVELS[own]:
                 violations.append(f"{path.relative_to(PACKAGE.parent)}:{line} ({own}) imports {other}")
     assert not violations, "\n".join(violations)
@@ -66,6 +74,7 @@ def test_no_module_imports_upwards():
 
 def test_the_check_finds_an_upward_import():
     assert list(imported_components("def f():\n    from keras_lie.security import attack\n")) == [("security", 2)]
+    assert list(imported_components("importlib.import_module('keras_lie.models')")) == [("models", 1)]
 
 
 def test_the_architecture_document_names_every_component_on_its_floor():

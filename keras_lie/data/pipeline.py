@@ -8,7 +8,8 @@ import tensorflow as tf
 
 from keras_lie.data.augment import random_block_augment
 from keras_lie.data.sources import ImageSource
-from keras_lie.keys import Key, load_key
+from keras_lie.encryption_spec import EncryptionSpec
+from keras_lie.keys import Key, as_key
 from keras_lie.registry import SCHEME_RECORDS
 from keras_lie.schemes import get_scheme
 
@@ -46,9 +47,8 @@ def make_pipeline(
         block_size: augmentation block size (default: the key's; 4 without a key).
         seed: for shuffling and augmentation; the same seed, the same batches.
     """
-    if key is not None and not isinstance(key, Key):
-        key = load_key(key)
-    scheme_name = key.scheme if key is not None else "plain"
+    key = as_key(key) if key is not None else None
+    spec = EncryptionSpec.of(key)
     dataset = source.dataset
     if key is not None and key.scheme != "plain" and not source.encrypted:
         scheme = get_scheme(key, jit_compile=False)
@@ -60,15 +60,15 @@ def make_pipeline(
     if cache:
         dataset = dataset.cache()
     if augment is None:
-        augment = training and scheme_name in AUGMENTABLE_SCHEMES
-    if augment and scheme_name == "cat_map":
+        augment = training and spec.scheme in AUGMENTABLE_SCHEMES
+    if augment and spec.scheme == "cat_map":
         raise ValueError(
             "No spatial augmentation commutes with the cat map; pass augment=False."
         )
     if training:
         dataset = dataset.shuffle(min(source.size, 50_000), seed=seed, reshuffle_each_iteration=True)
     if augment:
-        m = block_size or (key.block_size if key is not None and key.scheme != "plain" else 4)
+        m = block_size or spec.augmentation_block_size
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         dataset = tf.data.Dataset.zip((dataset, seeds)).map(
             lambda example, s: (random_block_augment(example[0], s, m, pad_blocks, flip), example[1]),

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_lie._files import atomic_write_bytes
+from keras_lie.blocks import PAPER_BLOCK_SIZE
 from keras_lie.experiments.presets import PAPER_TABLE_I
 from keras_lie.keys import generate_key
 from keras_lie.registry import scheme_record
@@ -46,7 +47,7 @@ def plot_results(summary: dict, path: str | os.PathLike) -> Path:
     return save_figure(figure, path, dpi=120)
 
 
-def figure(images: np.ndarray, path: str | os.PathLike, *, block_size: int = 4, seed: int | None = None,
+def figure(images: np.ndarray, path: str | os.PathLike, *, block_size: int = PAPER_BLOCK_SIZE, seed: int | None = None,
            titles=("plain", "combined cat map", "block-wise pixel shuffle", "proposed")) -> Path:
     """The paper's Figure 2: each image as plain, cat map, naive shuffle and proposed, side by side.
 
@@ -64,7 +65,7 @@ def figure(images: np.ndarray, path: str | os.PathLike, *, block_size: int = 4, 
     channels = images.shape[-1]
     columns = [images]
     for scheme in ("cat_map", "block_shuffle", "learnable"):
-        key = generate_key(scheme, block_size=block_size if scheme_record(scheme).family == "block-wise" else None,
+        key = generate_key(scheme, block_size=block_size if scheme_record(scheme).is_block_wise else None,
                            channels=channels, seed=seed)
         columns.append(get_scheme(key).encrypt(images))
     n = len(images)

@@ -6,6 +6,7 @@ import dataclasses
 import os
 from pathlib import Path
 
+from keras_lie.blocks import PAPER_BLOCK_SIZE
 from keras_lie.registry import SCHEME_RECORDS
 
 PAPER_TABLE_I = {
@@ -32,7 +33,7 @@ class Preset:
     schedule: str = "cosine"
     depth: int = 110
     alpha: float = 48
-    block_size: int = 4
+    block_size: int = PAPER_BLOCK_SIZE
     augment: bool = True
     seed: int = 0
     mixed_precision: bool = False

@@ -76,7 +76,7 @@ def table_i_rows(schemes=ALL_SCHEMES, stem_modes=("bytes", "nibbles", "recipe"))
                     rows.append(RowPlan("learnable-recipe", scheme, "keras-lie recipe", **RECIPE))
                 else:
                     rows.append(RowPlan(f"learnable-{mode}", scheme, "paper stem", stem_input_mode=mode))
-        elif scheme_record(scheme).family == "position-keyed":
+        elif scheme_record(scheme).is_position_keyed:
             # ELE needs nibble tokens, which the ViT's key-free data initialisation weights like bytes.
             tokens, init = ("nibbles", {"stem_data_init": True}) if scheme == "ele" else ("bytes", {})
             network = "block-token ViT" + (", data init" if init else "")

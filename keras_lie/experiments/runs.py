@@ -87,7 +87,7 @@ def run_configuration(settings: Preset, train_source, test_source, scheme: str, 
         from keras_lie.keys import PlainKey
         from keras_lie.models import from_plain
 
-        if key is None or scheme_record(scheme).family != "block-wise":
+        if key is None or not scheme_record(scheme).is_block_wise:
             raise ValueError("init_from_plain needs the key of a block-wise scheme.")
         # The same seed draws the same initial weights as the plain row; converting them
         # makes this run the exact image of the plain run under the key.

@@ -49,7 +49,7 @@ def results_table(summary: dict) -> str:
     ]
     for row in summary["rows"]:
         published = paper.get(row["scheme"]) if row.get("backbone", "pyramidnet") == "pyramidnet" else None
-        position_keyed = scheme_record(row["scheme"]).family == "position-keyed"
+        position_keyed = scheme_record(row["scheme"]).is_position_keyed
         if position_keyed and dataset == "cifar10" and row.get("network") == "no adaptation":
             published = PUBLISHED_CIFAR10[row["scheme"]]
         lines.append(

@@ -24,7 +24,7 @@ authors' reference key files).
 
 from keras_lie.keys.base import SALT_BYTES, Key, short_fingerprint
 from keras_lie.keys.cat_map import CatMapKey
-from keras_lie.keys.file_format import KEY_FORMAT, KEY_FORMAT_VERSION, KEY_ORIGINS, MAX_KEY_FILE_BYTES, load_key
+from keras_lie.keys.file_format import KEY_FORMAT, KEY_FORMAT_VERSION, KEY_ORIGINS, MAX_KEY_FILE_BYTES, as_key, load_key
 from keras_lie.keys.permutation import BlockShuffleKey, LearnableKey, _PermutationKey
 from keras_lie.keys.plain import PlainKey
 from keras_lie.keys.position_keyed import ELEKey, EtCKey, _PositionKeyedKey
@@ -59,6 +59,7 @@ __all__ = [
     "LearnableKey",
     "PlainKey",
     "canonical_scheme_name",
+    "as_key",
     "generate_key",
     "key_class",
     "load_key",

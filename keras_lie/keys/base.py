@@ -165,8 +165,11 @@ class Key:
 
     # -- generation -----------------------------------------------------------------
     @classmethod
-    def generate(cls, block_size: int = 4, channels: int = 3, seed: int | None = None) -> Key:
-        """A new key; from the OS CSPRNG, or reproducibly from `seed` (experiments only)."""
+    def generate(cls, block_size: int | None = None, channels: int = 3, seed: int | None = None) -> Key:
+        """A new key; from the OS CSPRNG, or reproducibly from `seed` (experiments only).
+
+        `block_size` defaults to the kind's `default_block_size` (4 where the scheme has blocks).
+        """
         raise NotImplementedError
 
     # -- files (the format is in keras_lie.keys.file_format) ------------------------

@@ -50,7 +50,8 @@ class CatMapKey(Key):
         return cls(block_size, channels, material["secret"], created=created)
 
     @classmethod
-    def generate(cls, block_size: int = 1, channels: int = 3, seed: int | None = None) -> CatMapKey:
+    def generate(cls, block_size: int | None = None, channels: int = 3, seed: int | None = None) -> CatMapKey:
+        block_size = cls.default_block_size if block_size is None else block_size
         if seed is None:
             return cls(block_size, channels, secrets.token_bytes(cls.SECRET_BYTES))
         secret = hashlib.sha256(b"keras-lie/cat_map/seed/" + str(int(seed)).encode()).digest()

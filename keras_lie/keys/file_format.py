@@ -66,6 +66,24 @@ def key_from_json(text: str, *, source: str = "<string>") -> Key:
     return _key_from_document(document, source)
 
 
+def as_key(key: Key | str | os.PathLike) -> Key:
+    """The key given, or the key in the key file at that path: where keys enter keras-lie, the one place
+    that tells the two apart.
+
+    The public entry points (`keras_lie.encrypt`, the cipher layers, `make_pipeline`,
+    `build_classifier`, the exporters) accept either and call this once; everything
+    below them takes a `Key`.
+
+    Raises:
+        KeyFileError: neither a `Key` nor the path of a valid key file.
+    """
+    from keras_lie.keys.base import Key
+
+    if isinstance(key, Key):
+        return key
+    return load_key(key)
+
+
 def load_key(path: str | os.PathLike) -> Key:
     """Load and validate a key file written by `Key.save` (or `keras-lie keygen`).
 

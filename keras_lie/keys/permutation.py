@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_lie.blocks import nibbles_per_block, reversal_mask
+from keras_lie.blocks import PAPER_BLOCK_SIZE, nibbles_per_block, reversal_mask
 from keras_lie.keys.base import Key, _mark_seeded
 from keras_lie.keys.reference import learnable_key_from_reference_pickle
 from keras_lie.keys.validation import MAX_BLOCK_SIZE, MAX_CHANNELS, _bounded_int, _validated_permutation
@@ -21,7 +21,7 @@ from keras_lie.keys.validation import MAX_BLOCK_SIZE, MAX_CHANNELS, _bounded_int
 class _PermutationKey(Key):
     """A key whose material is one permutation of `permutation_length()` positions."""
 
-    default_block_size = 4
+    default_block_size = PAPER_BLOCK_SIZE
 
     def __init__(self, block_size: int, channels: int, permutation, *, created: str | None = None):
         super().__init__(block_size, channels, created=created)
@@ -45,7 +45,8 @@ class _PermutationKey(Key):
         return cls(block_size, channels, material["permutation"], created=created)
 
     @classmethod
-    def generate(cls, block_size: int = 4, channels: int = 3, seed: int | None = None):
+    def generate(cls, block_size: int | None = None, channels: int = 3, seed: int | None = None):
+        block_size = cls.default_block_size if block_size is None else block_size
         length = cls.permutation_length(
             _bounded_int(block_size, "block_size", MAX_BLOCK_SIZE), _bounded_int(channels, "channels", MAX_CHANNELS)
         )

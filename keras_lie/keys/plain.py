@@ -24,5 +24,5 @@ class PlainKey(Key):
         return cls(block_size, channels, created=created)
 
     @classmethod
-    def generate(cls, block_size: int = 1, channels: int = 3, seed: int | None = None) -> PlainKey:
-        return cls(block_size, channels)
+    def generate(cls, block_size: int | None = None, channels: int = 3, seed: int | None = None) -> PlainKey:
+        return cls(cls.default_block_size if block_size is None else block_size, channels)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_lie.blocks import nibbles_per_block, reversal_mask
+from keras_lie.blocks import PAPER_BLOCK_SIZE, nibbles_per_block, reversal_mask
 from keras_lie.errors import KeyFileError, KeyMismatchError
 from keras_lie.keys.base import Key, _mark_seeded
 from keras_lie.keys.reference import ele_key_from_reference_npz, etc_key_from_reference_npz
@@ -34,7 +34,7 @@ class _PositionKeyedKey(Key):
     Blocks are numbered in raster order. The key fits one image size only.
     """
 
-    default_block_size = 4
+    default_block_size = PAPER_BLOCK_SIZE
     fits_one_image_size = True
 
     def __init__(self, block_size: int, channels: int, image_size, block_permutation, *,
@@ -79,9 +79,11 @@ class _PositionKeyedKey(Key):
         raise NotImplementedError
 
     @classmethod
-    def generate(cls, block_size: int = 4, channels: int = 3, seed: int | None = None, *, image_size=None):
+    def generate(cls, block_size: int | None = None, channels: int = 3, seed: int | None = None, *,
+                 image_size=None):
         """A new key for `image_size` (H, W) images; from the OS CSPRNG, or from `seed` (experiments only)."""
-        block_size = _bounded_int(block_size, "block_size", MAX_BLOCK_SIZE)
+        block_size = _bounded_int(cls.default_block_size if block_size is None else block_size, "block_size",
+                                  MAX_BLOCK_SIZE)
         channels = _bounded_int(channels, "channels", MAX_CHANNELS)
         size = cls._check_entries(block_size, channels, _required_image_size(cls.scheme, image_size))
         key = cls._draw(block_size, channels, size, (size[0] // block_size) * (size[1] // block_size), _Draws(seed))

@@ -63,7 +63,7 @@ def schemes_of_kind(kind: type[Key]) -> tuple[str, ...]:
 
 def generate_key(scheme: str, block_size: int | None = None, channels: int = 3,
                  seed: int | None = None, *, image_size: tuple[int, int] | None = None) -> Key:
-    """A new key for `scheme` (block_size defaults to 4 for block-wise schemes, 1 otherwise).
+    """A new key for `scheme` (block_size defaults to its kind's `default_block_size`: 4 where it has blocks).
 
     `image_size` (H, W) is required by the position-keyed schemes (`ele`, `etc`),
     whose keys fit one image size, and ignored by the others.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_lie.blocks import depth_to_space, space_to_depth, split_nibbles
+from keras_lie.blocks import PAPER_BLOCK_SIZE, depth_to_space, space_to_depth, split_nibbles
 from keras_lie.options import INPUT_MODES
 
 NORMALIZATIONS = ("batch", "layer", None)
@@ -67,7 +67,7 @@ class BlockStem(keras.layers.Layer):
 
     def __init__(
         self,
-        block_size: int = 4,
+        block_size: int = PAPER_BLOCK_SIZE,
         filters: int = 48,
         nin_depth: int = 1,
         nin_filters: int | None = None,

@@ -1,5 +1,6 @@
 """Models for encrypted images: stems, backbones, classifiers, key conversion, export."""
 
+from keras_lie.models.channel_padding import ChannelPadding
 from keras_lie.models.classifier import (
     build_classifier,
     check_data,
@@ -22,10 +23,17 @@ from keras_lie.models.export import (
 from keras_lie.models.initialization import initialize_stem_from_data
 from keras_lie.models.predict import boundary_correlation, predict_classes
 from keras_lie.models.pyramidnet import pyramidnet
+from keras_lie.models.replicate_padding import ReplicatePadding2D
+from keras_lie.models.shake_drop import ShakeDrop
+from keras_lie.models.stochastic_depth import StochasticDepth
 from keras_lie.models.tanaka import tanaka_network
 from keras_lie.models.vit import vit
 
 __all__ = [
+    "ChannelPadding",
+    "ReplicatePadding2D",
+    "ShakeDrop",
+    "StochasticDepth",
     "block_input_map",
     "boundary_correlation",
     "build_classifier",

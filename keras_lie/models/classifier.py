@@ -10,19 +10,18 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from keras_lie.encryption_spec import EncryptionSpec
 from keras_lie.errors import KeyMismatchError
-from keras_lie.keys import Key, load_key, short_fingerprint
+from keras_lie.keys import Key, as_key, short_fingerprint
 from keras_lie.layers import BlockStem, EncryptionInfo
 from keras_lie.manifest import DatasetManifest
 from keras_lie.models.pyramidnet import pyramidnet
-from keras_lie.registry import scheme_record
 
 DEFAULT_STEM = {"filters": 48, "nin_depth": 1, "output_channels": 32}
-DEFAULT_BLOCK_SIZE = 4
 
 
 def build_classifier(
-    key: Key | str | os.PathLike | None = None,
+    key: Key | EncryptionSpec | DatasetManifest | str | os.PathLike | None = None,
     *,
     num_classes: int = 10,
     input_shape=(32, 32, 3),
@@ -34,11 +33,12 @@ def build_classifier(
     """A classifier for images encrypted with `key`: EncryptionInfo, BlockStem, backbone.
 
     Args:
-        key: a `Key`, a key file path, the `DatasetManifest` of an encrypted folder
-            (a trainer's data: its scheme and key fingerprint), or a scheme name
-            (any of `keras_lie.registry.scheme_names()`) when no key is at hand. The model records
-            the scheme and the key's fingerprint (never the key) in an
-            `EncryptionInfo` layer, so `check_key` can refuse other keys.
+        key: what the images are encrypted with: an `EncryptionSpec` (the key's
+            public facts), a `Key` or a key file path, the `DatasetManifest` of an
+            encrypted folder (a trainer's data: its scheme and key fingerprint), or a
+            scheme name (any of `keras_lie.registry.scheme_names()`) when no key is at
+            hand. The model records the scheme and the key's fingerprint (never the
+            key) in an `EncryptionInfo` layer, so `check_key` can refuse other keys.
         num_classes: number of classes.
         input_shape: `(H, W, C)` of the (encrypted) images, values 0..255.
         backbone: a `keras.Model` taking the stem's output, or a builder called as
@@ -48,8 +48,8 @@ def build_classifier(
             `classes=num_classes`).
         stem: a `BlockStem`, a dict of its arguments, None for the default
             (48 filters, one NiN layer, 32 output channels), or False for none. Its
-            block size is the key's for block-wise schemes, else 4 (the paper uses
-            the same network for every scheme).
+            block size is the spec's `stem_block_size`: the key's for block-wise
+            schemes, else 4 (the paper uses the same network for every scheme).
         stem_input_mode: "bytes" (the paper) or "nibbles" (exact key conversion
             for the proposed scheme; see `BlockStem`).
 
@@ -60,23 +60,23 @@ def build_classifier(
 
     >>> model = build_classifier("key.json", backbone=functools.partial(pyramidnet, depth=20, alpha=24))
     """
-    scheme, fingerprint, block_size, channels = _describe_key(key)
-    if channels is not None and channels != input_shape[-1]:
+    spec = _encryption_of(key)
+    if spec.channels is not None and spec.channels != input_shape[-1]:
         raise KeyMismatchError(
-            f"The key is for {channels} channels but input_shape {tuple(input_shape)} has "
+            f"The key is for {spec.channels} channels but input_shape {tuple(input_shape)} has "
             f"{input_shape[-1]}; use a key made for {input_shape[-1]} channels."
         )
     if stem is None or isinstance(stem, dict):
         arguments = {**DEFAULT_STEM, "input_mode": stem_input_mode, **(stem or {})}
-        arguments.setdefault("block_size", block_size or DEFAULT_BLOCK_SIZE)
+        arguments.setdefault("block_size", spec.stem_block_size)
         stem = BlockStem(**arguments, name="block_stem")
-    if stem is not False and scheme_record(scheme).family == "block-wise" and stem.block_size != block_size:
+    if stem is not False and spec.record.is_block_wise and stem.block_size != spec.block_size:
         raise KeyMismatchError(
             f"The stem's block size {stem.block_size} differs from the key's block size "
-            f"{block_size}; a block stem must see exactly one encryption block per step."
+            f"{spec.block_size}; a block stem must see exactly one encryption block per step."
         )
     inputs = keras.Input(input_shape, name="images")
-    x = EncryptionInfo(scheme, fingerprint, name="encryption_info")(inputs)
+    x = EncryptionInfo(spec.scheme, spec.fingerprint, name="encryption_info")(inputs)
     if stem is not False:
         x = stem(x)
     if backbone is None:
@@ -84,7 +84,7 @@ def build_classifier(
     if not isinstance(backbone, keras.Model):
         backbone = _build_backbone(backbone, tuple(x.shape[1:]), num_classes)
     outputs = backbone(x)
-    return keras.Model(inputs, outputs, name=name or f"{scheme}_classifier")
+    return keras.Model(inputs, outputs, name=name or f"{spec.scheme}_classifier")
 
 
 def encryption_info(model: keras.Model) -> EncryptionInfo | None:
@@ -111,12 +111,10 @@ def check_key(model: keras.Model, key: Key | str | os.PathLike) -> None:
             "The model records no encryption key (no EncryptionInfo layer); build it with "
             "keras_lie.models.build_classifier."
         )
-    if isinstance(key, Key):
-        fingerprint = key.fingerprint
-    elif isinstance(key, str) and len(key.removeprefix("sha256:")) == 64 and not os.path.exists(key):
+    if isinstance(key, str) and len(key.removeprefix("sha256:")) == 64 and not os.path.exists(key):
         fingerprint = key.removeprefix("sha256:")
     else:
-        fingerprint = load_key(key).fingerprint
+        fingerprint = as_key(key).fingerprint
     if info.key_fingerprint != fingerprint:
         expected = short_fingerprint(info.key_fingerprint) if info.key_fingerprint else "no key"
         raise KeyMismatchError(
@@ -134,8 +132,7 @@ def predict_plain(model: keras.Model, plain_images, key: Key | str | os.PathLike
         plain_images: uint8 (or integer-valued) `(N, H, W, C)` plain images.
         key: the model's key; another key is refused (`check_key`).
     """
-    if not isinstance(key, Key):
-        key = load_key(key)
+    key = as_key(key)
     check_key(model, key)
     from keras_lie.schemes import get_scheme
 
@@ -194,22 +191,16 @@ def check_data(model: keras.Model, *, encrypted: bool, manifest: DatasetManifest
         )
 
 
-def _describe_key(key):
-    if key is None:
-        return "plain", None, None, None
-    if isinstance(key, DatasetManifest):  # a trainer's encrypted folder: its description, not its key
-        block_size = key.block_size if scheme_record(key.scheme).family == "block-wise" else None
-        return key.scheme, key.key_fingerprint, block_size, key.channels
-    if isinstance(key, (str, os.PathLike)) and not os.path.exists(key):
-        try:
-            record = scheme_record(str(key))
-            return record.name, None, DEFAULT_BLOCK_SIZE if record.family == "block-wise" else None, None
-        except KeyMismatchError:
-            load_key(key)  # raises the clear "does not exist" error
-    if not isinstance(key, Key):
-        key = load_key(key)
-    block_size = key.block_size if scheme_record(key).family == "block-wise" else None
-    return key.scheme, key.fingerprint, block_size, key.channels
+def _encryption_of(key) -> EncryptionSpec:
+    """`build_classifier`'s `key`, where it enters: a path is a scheme's name unless a key file is there."""
+    if isinstance(key, (str, os.PathLike)):
+        if not os.path.exists(key):
+            try:
+                return EncryptionSpec.for_scheme(str(key))
+            except KeyMismatchError:
+                pass  # neither a scheme nor a file: as_key says the file does not exist
+        key = as_key(key)
+    return EncryptionSpec.of(key)
 
 
 def _build_backbone(builder, input_shape: tuple, num_classes: int) -> keras.Model:

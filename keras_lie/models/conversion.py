@@ -39,7 +39,7 @@ def block_input_map(key: Key | None, input_mode: str, block_size: int, channels:
     if key is None or key.scheme == "plain":
         size = 2 * d if input_mode == "nibbles" else d
         return np.arange(size), np.zeros(size, bool)
-    if scheme_record(key).family == "position-keyed":
+    if scheme_record(key).is_position_keyed:
         raise KeyMismatchError(
             f"{key.scheme!r} keys transform every block position with its own key and move the blocks; no block "
             "stem shared across positions can undo that. Use a block-token ViT (keras_lie.models.vit) with "
@@ -145,7 +145,7 @@ def token_input_map(key: Key | None, input_mode: str, block_size: int, channels:
     """
     d = block_size * block_size * channels
     features = 2 * d if input_mode == "nibbles" else d
-    if key is not None and scheme_record(key).family == "position-keyed":
+    if key is not None and scheme_record(key).is_position_keyed:
         if (key.block_size, key.channels, key.blocks) != (block_size, channels, blocks):
             raise KeyMismatchError(
                 f"The key is for {key.image_size[0]}x{key.image_size[1]} images in {key.block_size}x{key.block_size} "

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from keras_lie._files import atomic_write_bytes
 from keras_lie.errors import KerasLieError
-from keras_lie.keys import Key, load_key
+from keras_lie.keys import Key, as_key
 from keras_lie.layers.base_cipher_layer import BaseCipherLayer
 from keras_lie.models.classifier import encryption_info, walk_layers
 from keras_lie.schemes import get_scheme
@@ -85,8 +85,7 @@ def export_encryptor(key: Key | str | os.PathLike, path: str | os.PathLike, *, o
     graph, decrypt. Keep it as secret as the key file (it is written owner-only).
     Signature `serving_default`: `images` uint8 `(N, H, W, C)` -> `encrypted`.
     """
-    if not isinstance(key, Key):
-        key = load_key(key)
+    key = as_key(key)
     scheme = get_scheme(key, jit_compile=False)
     module = tf.Module()
 
@@ -217,8 +216,7 @@ def export_encryptor_tflite(key: Key | str | os.PathLike, path: str | os.PathLik
     written as integer arithmetic, which TFLite's builtin ops run). THE FILE
     CONTAINS THE KEY and is written owner-only (0600).
     """
-    if not isinstance(key, Key):
-        key = load_key(key)
+    key = as_key(key)
     height, width = (int(v) for v in image_size)
     scheme = get_scheme(key, jit_compile=False)
     scheme.check_spatial_shape(height, width)

@@ -6,7 +6,9 @@ import math
 
 import keras
 
-from keras_lie.layers import ChannelPadding, ShakeDrop, StochasticDepth
+from keras_lie.models.channel_padding import ChannelPadding
+from keras_lie.models.shake_drop import ShakeDrop
+from keras_lie.models.stochastic_depth import StochasticDepth
 
 REGULARIZATIONS = (None, "shakedrop", "stochastic_depth", "separated_stochastic_depth")
 

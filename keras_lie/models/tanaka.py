@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import keras
 
-from keras_lie.layers import ChannelPadding, DepthToSpace, ReplicatePadding2D
+from keras_lie.blocks import PAPER_BLOCK_SIZE
+from keras_lie.layers import DepthToSpace
+from keras_lie.models.channel_padding import ChannelPadding
+from keras_lie.models.replicate_padding import ReplicatePadding2D
 
 
 def tanaka_network(
     input_shape=(32, 32, 3),
     num_classes: int = 10,
-    block_size: int = 4,
+    block_size: int = PAPER_BLOCK_SIZE,
     classifier_activation: str | None = "softmax",
     name: str = "tanaka_network",
 ) -> keras.Model:

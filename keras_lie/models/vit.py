@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from keras_lie.blocks import PAPER_BLOCK_SIZE
 from keras_lie.layers import BlockTokens, PositionwiseDense
 
 
@@ -11,7 +12,7 @@ def vit(
     input_shape=(32, 32, 3),
     num_classes: int = 10,
     *,
-    block_size: int = 4,
+    block_size: int = PAPER_BLOCK_SIZE,
     input_mode: str = "bytes",
     shared_embedding: bool = False,
     dim: int = 128,

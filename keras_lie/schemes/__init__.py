@@ -6,7 +6,7 @@ import collections
 import os
 import threading
 
-from keras_lie.keys import Key, load_key
+from keras_lie.keys import Key, as_key
 from keras_lie.registry import SCHEME_RECORDS
 from keras_lie.schemes.base import PADDING_MODES, Scheme
 from keras_lie.schemes.block_shuffle import BlockShuffleScheme
@@ -32,8 +32,7 @@ def get_scheme(key: Key | str | os.PathLike, *, jit_compile: bool = True) -> Sch
     `encrypt`/`decrypt` below, reuse one scheme with its traced and compiled
     functions instead of compiling anew every call.
     """
-    if not isinstance(key, Key):
-        key = load_key(key)
+    key = as_key(key)
     cache_key = (key.scheme, key.material_digest(), bool(jit_compile))
     with _cache_lock:
         scheme = _cache.get(cache_key)

@@ -4,20 +4,18 @@ import numpy as np
 import pytest
 
 import keras_lie.layers
+import keras_lie.models
 from keras_lie.keys import generate_key
 from keras_lie.layers import (
     BlockStem,
     BlockTokens,
-    ChannelPadding,
     Decrypt,
     DepthToSpace,
     Encrypt,
     EncryptionInfo,
     PositionwiseDense,
-    ReplicatePadding2D,
-    ShakeDrop,
-    StochasticDepth,
 )
+from keras_lie.models import ChannelPadding, ReplicatePadding2D, ShakeDrop, StochasticDepth
 
 from harness import check_layer
 
@@ -51,9 +49,21 @@ CASES = {
 
 
 def test_every_public_layer_is_covered():
-    layer_names = {name for name in keras_lie.layers.__all__ if isinstance(getattr(keras_lie.layers, name), type)}
+    import keras
+
+    layer_names = {name for module in (keras_lie.layers, keras_lie.models) for name in module.__all__
+                   if isinstance(getattr(module, name), type) and issubclass(getattr(module, name), keras.layers.Layer)}
     covered = {case.split()[0] for case in CASES}
     assert layer_names <= covered, layer_names - covered
+    assert {"ShakeDrop", "Encrypt"} <= layer_names
+
+
+def test_backbone_layers_moved_to_models_still_load_from_layers_with_a_warning():
+    for name in ("ChannelPadding", "ReplicatePadding2D", "ShakeDrop", "StochasticDepth"):
+        with pytest.warns(DeprecationWarning, match=f"keras_lie.models.{name}"):
+            assert getattr(keras_lie.layers, name) is getattr(keras_lie.models, name)
+    with pytest.raises(AttributeError):
+        keras_lie.layers.NoSuchLayer  # noqa: B018
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

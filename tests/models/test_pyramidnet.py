@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from keras_lie.layers import ShakeDrop, StochasticDepth
-from keras_lie.models import pyramidnet, tanaka_network
+from keras_lie.models import ShakeDrop, StochasticDepth, pyramidnet, tanaka_network
 
 
 def trainable_parameters(model):
