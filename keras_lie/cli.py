@@ -477,8 +477,8 @@ def _reproduce(args) -> int:
 def _figure(args) -> int:
     import numpy as np
 
+    from keras_lie.data.image_files import read_image
     from keras_lie.experiments import figure
-    from keras_lie.files import read_image
 
     if args.images:
         images = np.stack([read_image(p)[..., :3] for p in args.images])
@@ -601,7 +601,7 @@ def _predict(args) -> int:
     import numpy as np
 
     from keras_lie._files import IMAGE_SUFFIXES, atomic_write_bytes
-    from keras_lie.files import read_image
+    from keras_lie.data.image_files import read_image
     from keras_lie.manifest import MANIFEST_NAME, read_manifest
     from keras_lie.models import check_data, predict_classes
 
@@ -724,7 +724,7 @@ def _key_info(args) -> int:
 def _transform(args) -> int:
     import warnings
 
-    from keras_lie.files import DEFAULT_MAX_PIXELS, transform_path
+    from keras_lie.data.image_files import DEFAULT_MAX_PIXELS, transform_path
     from keras_lie.keys import load_key
 
     max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else (args.max_pixels or None)

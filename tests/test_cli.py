@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_lie import cli
-from keras_lie.files import read_image
+from keras_lie.data.image_files import read_image
 from keras_lie.keys import load_key
 from keras_lie.schemes import get_scheme
 

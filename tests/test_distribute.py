@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from keras_lie.data import load_source
+from keras_lie.data.image_files import transform_path
 from keras_lie.distribute import cluster_config, make_strategy
 from keras_lie.errors import KerasLieError
-from keras_lie.files import transform_path
 from keras_lie.keys import generate_key
 
 from conftest import write_image_tree

@@ -28,7 +28,7 @@ LEVELS = {
 }
 PACKAGE = Path(keras_lie.__file__).parent
 # Names that moved up a floor keep a warning alias where they were: the only imports allowed to point up.
-DEPRECATED_ALIASES = {("layers/__init__.py", "models")}
+DEPRECATED_ALIASES = {("layers/__init__.py", "models"), ("files.py", "data")}
 
 
 def component(module_path: Path) -> str:

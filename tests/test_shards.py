@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from keras_lie.files import read_image, write_png
+from keras_lie.data.image_files import read_image, write_png
 from keras_lie.keys import LearnableKey
 from keras_lie.schemes import get_scheme
 
@@ -147,8 +147,8 @@ def test_workers_read_disjoint_shards_and_training_reads_the_dataset(tree, key_f
 
 
 def test_an_encrypted_source_is_refused(tree, key_file, tmp_path):
+    from keras_lie.data.image_files import transform_path
     from keras_lie.errors import ImageFileError
-    from keras_lie.files import transform_path
 
     key, key_path = key_file
     encrypted = tmp_path / "enc"
@@ -245,7 +245,7 @@ def test_an_object_store_dataset_looks_complete_only_when_it_is(tree, key_file, 
     assert ".keras-lie-incomplete" not in _objects(out)
     # A dataset, or objects keras-lie did not write, are never replaced.
     before = _objects(out)
-    with pytest.raises(KerasLieError, match="already holds"):
+    with pytest.raises(KerasLieError, match="already holds a dataset"):
         encrypt_to_tfds(tree, out, key_path, pipeline_args=IN_PROCESS)
     tf.io.gfile.GFile(f"{bucket}/other/notes.txt", "wb").write(b"mine")
     with pytest.raises(KerasLieError, match="already holds 1 objects"):
@@ -254,8 +254,8 @@ def test_an_object_store_dataset_looks_complete_only_when_it_is(tree, key_file, 
 
 
 def test_png_folders_and_plain_key_loading_refuse_urls_with_advice(tree, key_file):
+    from keras_lie.data.image_files import transform_path
     from keras_lie.errors import ImageFileError, KeyFileError
-    from keras_lie.files import transform_path
     from keras_lie.keys import load_key
 
     key, _ = key_file

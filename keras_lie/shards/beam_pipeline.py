@@ -46,8 +46,8 @@ from keras_lie._files import (
     publish_folder,
     stale_staging_folders,
 )
+from keras_lie.data.image_files import DEFAULT_MAX_PIXELS, check_source_manifest, decode_image, image_header, with_key_channels
 from keras_lie.errors import ImageFileError, KerasLieError, KeyFileError
-from keras_lie.files import DEFAULT_MAX_PIXELS, check_source_manifest, decode_image, image_header, with_key_channels
 from keras_lie.keys import MAX_KEY_FILE_BYTES, Key, load_key
 from keras_lie.keys.file_format import key_from_json
 from keras_lie.manifest import MANIFEST_NAME, DatasetManifest, parse_manifest, write_manifest
@@ -209,9 +209,11 @@ def encrypt_to_tfds(
 
     Args:
         source: a folder `ROOT/<split>/<class>/<image>` (or `ROOT/<class>/<image>`:
-            one split, "train"), or a zip of one.
-        output: the dataset directory to create (it must not exist).
-        key_path: the holder's key file; every worker reads it (see the module docstring).
+            one split, "train"), or a zip of one; a local path or a URL (gs://, s3://, ...).
+        output: the dataset directory to create (it must not exist; on an object store:
+            a location holding nothing, or only a killed run's objects).
+        key_path: the holder's key file, a local path or a URL; every worker reads it
+            (see the module docstring).
         num_shards: shards per split (default: about `shard_bytes` each).
         max_pixels: images over this many pixels are refused (listed in the failures).
         pipeline_args: Beam's pipeline options, e.g. `["--runner=FlinkRunner", "--flink_master=host:8081"]`;
@@ -223,7 +225,8 @@ def encrypt_to_tfds(
 
     Raises:
         ImageFileError: the source is not a tree of images, or is already encrypted.
-        KerasLieError: `output` exists, or Beam is not installed.
+        KerasLieError: `output` exists (or holds objects keras-lie did not write), or Beam is not installed.
+        KeyFileError: the key file cannot be read or is not a key.
     """
     try:
         import apache_beam as beam
@@ -306,12 +309,12 @@ def _prepare_output(output: str) -> str:
             shutil.rmtree(stale, ignore_errors=True)
         return str(create_staging_folder(output))
     present = storage.list_files(output)
+    if "dataset_info.json" in present:
+        raise KerasLieError(f"{output} already holds a dataset; choose a new location (nothing was written).")
     if present and _INCOMPLETE not in present:
         raise KerasLieError(f"{output} already holds {len(present)} objects ({present[0]}, ...); choose a new "
                             "location for the dataset (nothing was written).")
     if present:  # a killed run's: the marker is there and dataset_info.json, written last, is not
-        if "dataset_info.json" in present:
-            raise KerasLieError(f"{output} already holds a dataset; choose a new location (nothing was written).")
         storage.delete_tree(output)
     storage.write_bytes(storage.join(output, _INCOMPLETE), b"keras-lie is writing this dataset\n")
     return output

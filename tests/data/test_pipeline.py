@@ -24,7 +24,7 @@ def test_pipeline_encrypts_batches_and_is_deterministic(image_zip):
 
 
 def test_encrypted_folder_is_not_encrypted_twice(image_tree, tmp_path):
-    from keras_lie.files import transform_path
+    from keras_lie.data.image_files import transform_path
 
     key = generate_key("block_shuffle", block_size=4, seed=2)
     transform_path(image_tree / "test", tmp_path / "enc" / "test", key)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from keras_lie.data import DatasetUnavailableError, load_source
-from keras_lie.files import read_image
+from keras_lie.data.image_files import read_image
 
 
 def test_folder_and_zip_give_the_same_images(image_tree, image_zip):

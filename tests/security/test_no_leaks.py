@@ -16,8 +16,8 @@ import tensorflow as tf
 import keras_lie
 from keras_lie import cli
 from keras_lie._files import atomic_write_bytes
+from keras_lie.data.image_files import read_image, transform_path
 from keras_lie.errors import ImageFileError, KerasLieError, KeyFileError, KeyMismatchError
-from keras_lie.files import read_image, transform_path
 from keras_lie.keys import LearnableKey, generate_key, load_key
 from keras_lie.layers import Encrypt
 from keras_lie.models import build_classifier, export, pyramidnet
@@ -94,7 +94,7 @@ def test_files_follow_the_umask_and_secrets_are_owner_only(tmp_path):
         image = np.zeros((4, 4, 3), np.uint8)
         key = generate_key("block_shuffle", block_size=2)
         (tmp_path / "in").mkdir()
-        keras_lie.files.write_png(tmp_path / "in" / "a.png", image)
+        keras_lie.data.image_files.write_png(tmp_path / "in" / "a.png", image)
         transform_path(tmp_path / "in", tmp_path / "out", key, "encrypt")
         transform_path(tmp_path / "out", tmp_path / "back", key, "decrypt")
     finally:

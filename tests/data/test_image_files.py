@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from keras_lie._files import atomic_write_bytes
+from keras_lie.data.image_files import read_image, transform_path, write_png
 from keras_lie.errors import ImageFileError
-from keras_lie.files import read_image, transform_path, write_png
 from keras_lie.keys import BlockShuffleKey
 from keras_lie.schemes import get_scheme
 
@@ -135,7 +135,7 @@ def test_a_new_output_folder_appears_whole_and_leaves_no_staging(tmp_path, rng):
 
 
 def test_an_interrupted_run_leaves_neither_output_nor_staging(tmp_path, rng, monkeypatch):
-    import keras_lie.files as files
+    import keras_lie.data.image_files as files
 
     _small_tree(tmp_path / "in", rng)
 
@@ -214,7 +214,7 @@ def test_an_encrypted_folders_manifest_is_checked_before_anything_is_written(ima
 
 
 def test_a_failed_write_names_the_output(image_tree, tmp_path, monkeypatch):
-    import keras_lie.files as files
+    import keras_lie.data.image_files as files
 
     def denied(items, *, executor=None, overwrite=False):
         return [PermissionError(13, "Permission denied") for _ in items]
@@ -285,3 +285,13 @@ def test_resume_rewrites_nothing_that_differs_and_says_so(image_tree, tmp_path):
     report = transform_path(image_tree, out, key, resume=True)
     assert [path for path, _ in report.failures] == [image_tree / "train" / "dog" / "0001.png"]
     assert "already exists" in report.failures[0][1] and len(report.resumed) == 23
+
+
+def test_the_old_module_path_still_works_and_warns():
+    import keras_lie.data.image_files as image_files
+    import keras_lie.files
+
+    with pytest.warns(DeprecationWarning, match="keras_lie.data.image_files.transform_path"):
+        assert keras_lie.files.transform_path is image_files.transform_path
+    with pytest.raises(AttributeError):
+        keras_lie.files.no_such_function  # noqa: B018
