@@ -75,3 +75,14 @@ def test_as_key_passes_a_key_and_loads_a_key_file_once(tmp_path):
         as_key(tmp_path / "missing.json")
     with pytest.raises(KeyFileError, match="path to a key file"):
         as_key(np.zeros(3))
+
+
+def test_a_spec_is_enough_to_check_a_model_key():
+    from keras_lie.models import build_classifier, check_data, check_key
+
+    key, other = LearnableKey.generate(4, seed=4), LearnableKey.generate(4, seed=5)
+    model = build_classifier(EncryptionSpec.of(key), input_shape=(16, 16, 3), backbone=_tiny, stem={"filters": 8})
+    check_key(model, EncryptionSpec.of(key))
+    check_data(model, encrypted=False, key=EncryptionSpec.of(key))
+    with pytest.raises(KeyMismatchError, match="the model was trained"):
+        check_key(model, EncryptionSpec.of(other))

@@ -103,15 +103,21 @@ def find_block_stem(model: keras.Model) -> BlockStem:
     return stems[0]
 
 
-def check_key(model: keras.Model, key: Key | str | os.PathLike) -> None:
-    """Raise KeyMismatchError unless `key` (a Key, key file or fingerprint) is the model's key."""
+def check_key(model: keras.Model, key: Key | EncryptionSpec | str | os.PathLike) -> None:
+    """Raise KeyMismatchError unless `key` (a Key, its EncryptionSpec, a key file or a fingerprint) is the model's key.
+
+    An `EncryptionSpec` is enough (only the fingerprint is compared), so a caller
+    that holds no key material can check.
+    """
     info = encryption_info(model)
     if info is None:
         raise KeyMismatchError(
             "The model records no encryption key (no EncryptionInfo layer); build it with "
             "keras_lie.models.build_classifier."
         )
-    if isinstance(key, str) and len(key.removeprefix("sha256:")) == 64 and not os.path.exists(key):
+    if isinstance(key, EncryptionSpec):
+        fingerprint = key.fingerprint
+    elif isinstance(key, str) and len(key.removeprefix("sha256:")) == 64 and not os.path.exists(key):
         fingerprint = key.removeprefix("sha256:")
     else:
         fingerprint = as_key(key).fingerprint
@@ -153,10 +159,11 @@ def predict_encrypted(model: keras.Model, encrypted_images, key_fingerprint: str
 
 
 def check_data(model: keras.Model, *, encrypted: bool, manifest: DatasetManifest | None = None,
-               key: Key | None = None) -> None:
+               key: Key | EncryptionSpec | None = None) -> None:
     """Refuse data whose encryption does not match the model's record (no silent plain scoring).
 
-    Plain images need `key` (they are encrypted with it) unless the model is for
+    Plain images need `key` (they are encrypted with it; a `Key` or its key-free
+    `EncryptionSpec`, of which only the fingerprint is compared) unless the model is for
     plain images; encrypted images need their folder's manifest, whose scheme and
     key fingerprint must be the model's.
 
