@@ -263,3 +263,17 @@ def test_png_folders_and_plain_key_loading_refuse_urls_with_advice(tree, key_fil
         transform_path(tree, "gs://bucket/out", key)
     with pytest.raises(KeyFileError, match="Copy the key to a local file"):
         load_key("gs://bucket/key.json")
+
+
+def test_an_encrypted_source_on_an_object_store_is_refused(tree, key_file, tmp_path, bucket):
+    from object_store import upload
+
+    from keras_lie.data.image_files import transform_path
+    from keras_lie.errors import ImageFileError
+
+    key, key_path = key_file
+    transform_path(tree, tmp_path / "enc", key)
+    upload(tmp_path / "enc", f"{bucket}/enc")
+    with pytest.raises(ImageFileError, match="already encrypted"):
+        encrypt_to_tfds(f"{bucket}/enc", f"{bucket}/again", key_path, pipeline_args=IN_PROCESS)
+    assert _objects(f"{bucket}/again") == []

@@ -294,8 +294,12 @@ def check_source_manifest(source: Path, scheme: Scheme, direction: str) -> None:
     # A file sits in a class folder, in a split folder, under the manifest's folder.
     folder = source if source.is_dir() else source.parent
     manifest = read_manifest(folder) or (None if source.is_dir() else read_manifest(folder.parent))
-    if manifest is None:
-        return
+    if manifest is not None:
+        check_against_manifest(manifest, str(source), scheme, direction)
+
+
+def check_against_manifest(manifest: DatasetManifest, source: str, scheme: Scheme, direction: str) -> None:
+    """`check_source_manifest`'s rules, for a manifest already read (from a local folder or an object store)."""
     recorded = manifest.key_fingerprint
     where = f"{source} (scheme {manifest.scheme}, key {short_fingerprint(recorded) if recorded else 'none'})"
     if direction == "encrypt" and manifest.scheme != "plain":

@@ -46,7 +46,14 @@ from keras_lie._files import (
     publish_folder,
     stale_staging_folders,
 )
-from keras_lie.data.image_files import DEFAULT_MAX_PIXELS, check_source_manifest, decode_image, image_header, with_key_channels
+from keras_lie.data.image_files import (
+    DEFAULT_MAX_PIXELS,
+    check_against_manifest,
+    check_source_manifest,
+    decode_image,
+    image_header,
+    with_key_channels,
+)
 from keras_lie.errors import ImageFileError, KerasLieError, KeyFileError
 from keras_lie.keys import MAX_KEY_FILE_BYTES, Key, load_key
 from keras_lie.keys.file_format import key_from_json
@@ -288,12 +295,8 @@ def _check_source_is_plain(source: str, key: Key) -> None:
         return
     location = storage.join(source, MANIFEST_NAME)
     if storage.exists(location):
-        manifest = parse_manifest(storage.read_bytes(location), location)
-        if manifest.scheme != "plain":
-            raise ImageFileError(
-                f"{source} is already encrypted (its {MANIFEST_NAME} says scheme {manifest.scheme}); encrypting it "
-                "again would hide nothing more. Encrypt the plain source, or decrypt this one first with its key."
-            )
+        check_against_manifest(parse_manifest(storage.read_bytes(location), location), source, get_scheme(key),
+                               "encrypt")
 
 
 def _prepare_output(output: str) -> str:
