@@ -13,8 +13,8 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.abc
-import importlib.machinery
 import sys
+import threading
 from pathlib import Path
 
 from keras_lie.version import __version__
@@ -51,36 +51,91 @@ def __dir__():
     return sorted(__all__)
 
 
+_SERIALIZABLE_PACKAGES = ("keras_lie.layers", "keras_lie.models")
+
+
 def _register_serializables() -> None:
-    """Import the modules whose classes carry `keras.saving.register_keras_serializable`."""
-    importlib.import_module("keras_lie.layers")
-    importlib.import_module("keras_lie.models")
+    """Import the packages whose classes carry `keras.saving.register_keras_serializable`."""
+    for package in _SERIALIZABLE_PACKAGES:
+        importlib.import_module(package)
 
 
 class _RegisterWhenKerasLoads(importlib.abc.MetaPathFinder):
-    """Runs `_register_serializables` right after the `keras` package has been imported."""
+    """A post-import hook: registers keras-lie's serializable classes once Keras has been imported.
+
+    Plain PEP 451 machinery; nothing in Keras is touched. The finder hands out the usual spec of
+    `keras` and of keras-lie's own modules with the loader wrapped for as long as the module
+    executes; afterwards the module carries its own loader again. Registration runs when Keras has
+    finished loading and no keras-lie module is half-way through its own import (Keras is often
+    first imported by one, whose names do not exist yet): then, at the end of the outermost one.
+    The hook removes itself once it has registered.
+    """
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._executing = 0  # keras-lie modules being executed right now
+        self._keras_loaded = False
 
     def find_spec(self, name, path, target=None):
-        if name != "keras":
+        if name != "keras" and not name.startswith("keras_lie."):
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec is None or spec.loader is None:
-            return spec
-        execute = spec.loader.exec_module
-
-        def exec_module(module):
-            execute(module)
-            try:
-                _register_serializables()
-            except Exception as error:  # noqa: BLE001 - never break the user's `import keras`
-                import warnings
-
-                warnings.warn(f"keras-lie could not register its layers with Keras ({error}); "
-                              "import keras_lie.layers before loading keras-lie models.", stacklevel=2)
-
-        spec.loader.exec_module = exec_module
+        for finder in list(sys.meta_path):
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _ReportingLoader(spec.loader, self)
         return spec
+
+    def started(self, name: str) -> None:
+        with self._lock:
+            self._executing += name != "keras"
+
+    def finished(self, name: str, loaded: bool) -> None:
+        with self._lock:
+            if name == "keras":
+                self._keras_loaded = loaded
+            else:
+                self._executing -= 1
+            if not (self._keras_loaded and self._executing == 0 and self in sys.meta_path):
+                return
+            sys.meta_path.remove(self)
+        try:
+            _register_serializables()
+        except Exception as error:  # noqa: BLE001 - never break the user's `import keras`
+            import warnings
+
+            warnings.warn(f"keras-lie could not register its layers with Keras ({error}); "
+                          "import keras_lie.layers and keras_lie.models before loading keras-lie models.",
+                          stacklevel=2)
+
+
+class _ReportingLoader(importlib.abc.Loader):
+    """The module's own loader, telling `_RegisterWhenKerasLoads` when the module starts and ends executing."""
+
+    def __init__(self, loader, hook: _RegisterWhenKerasLoads):
+        self._loader = loader
+        self._hook = hook
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        module.__loader__ = module.__spec__.loader = self._loader  # what the module will keep
+        self._hook.started(module.__name__)
+        loaded = False
+        try:
+            self._loader.exec_module(module)
+            loaded = True
+        finally:
+            self._hook.finished(module.__name__, loaded)
+
+    def __getattr__(self, name):  # get_source, is_package, resource readers: the module's own loader's
+        return getattr(self._loader, name)
 
 
 if "keras" in sys.modules:

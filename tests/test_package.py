@@ -44,9 +44,13 @@ def test_keras_load_model_after_import_keras_lie_alone_in_fresh_processes(tmp_pa
     fingerprint = _python(SAVE_MODELS, tmp_path).stdout.strip().splitlines()[-1]
     # Whichever keras-lie module comes first, even one below the layers (blocks, security) that
     # imports Keras itself: registration never meets a half-initialised module.
+    # Keras first imported by a keras-lie module (layers, a leaf of models) waits for that import to finish.
     for imports in ("import keras_lie, keras", "import keras, keras_lie", "import keras_lie.blocks, keras",
-                    "import keras_lie.security, keras"):
-        result = _python(f"{imports}; print(keras.models.load_model('clf.keras').name)", cwd=tmp_path)
+                    "import keras_lie.security, keras", "import keras_lie.layers, keras",
+                    "import keras_lie.models.shake_drop, keras", "import keras_lie.data, keras"):
+        loaded = ("print(keras.models.load_model('clf.keras').name); "
+                  "assert type(keras.__loader__) is type(keras.__spec__.loader) is type(keras_lie.__loader__)")
+        result = _python(f"{imports}; import keras_lie; {loaded}", cwd=tmp_path)
         assert result.returncode == 0 and "classifier" in result.stdout, result.stderr[-2000:]
         assert "could not register" not in result.stderr, (imports, result.stderr[-2000:])
     # An Encrypt layer records its key by absolute path: it loads from any working folder.
