@@ -539,8 +539,8 @@ def _security_of_folder(args, command: str | None) -> int:
     import numpy as np
 
     from keras_lie.data import load_source
+    from keras_lie.io.dataset_manifest import read_manifest
     from keras_lie.keys import load_key
-    from keras_lie.manifest import read_manifest
     from keras_lie.security.exposure import exposure_report
 
     if args.key is None:
@@ -600,9 +600,9 @@ def _predict(args) -> int:
 
     import numpy as np
 
-    from keras_lie._files import IMAGE_SUFFIXES, atomic_write_bytes
     from keras_lie.data.image_files import read_image
-    from keras_lie.manifest import MANIFEST_NAME, read_manifest
+    from keras_lie.io.atomic_files import IMAGE_SUFFIXES, atomic_write_bytes
+    from keras_lie.io.dataset_manifest import MANIFEST_NAME, read_manifest
     from keras_lie.models import check_data, predict_classes
 
     model = _load_model(args.model)
@@ -704,7 +704,7 @@ def _keygen(args) -> int:
 
 def _location(text: str) -> Path | str:
     """A local path, or a URL kept as it is (Path would fold gs://bucket into gs:/bucket)."""
-    from keras_lie._files import is_url
+    from keras_lie.io.atomic_files import is_url
 
     return text if is_url(text) else Path(text)
 

@@ -22,7 +22,7 @@ from keras_lie.keys import Key
 from keras_lie.registry import SchemeRecord, scheme_record
 
 if TYPE_CHECKING:
-    from keras_lie.manifest import DatasetManifest
+    from keras_lie.io.dataset_manifest import DatasetManifest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +86,7 @@ class EncryptionSpec:
     @classmethod
     def of(cls, value: EncryptionSpec | Key | DatasetManifest | str | None) -> EncryptionSpec:
         """A spec from a spec, a `Key`, a `DatasetManifest`, a scheme name, or None (plain images)."""
-        from keras_lie.manifest import DatasetManifest
+        from keras_lie.io.dataset_manifest import DatasetManifest
 
         if isinstance(value, EncryptionSpec):
             return value

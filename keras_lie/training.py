@@ -22,7 +22,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_lie._files import atomic_write_bytes
 from keras_lie.distribute import (
     evaluate_multi_worker,
     fit_multi_worker,
@@ -31,6 +30,7 @@ from keras_lie.distribute import (
     strategy_name,
 )
 from keras_lie.errors import KerasLieError, TrainingDivergedError
+from keras_lie.io.atomic_files import atomic_write_bytes
 from keras_lie.keys import Key
 from keras_lie.models import build_classifier, pyramidnet, walk_layers
 from keras_lie.options import OPTIMIZERS, SCHEDULES

@@ -9,8 +9,8 @@ import keras_lie
 from keras_lie.data.image_files import transform_path
 from keras_lie.encryption_spec import EncryptionSpec
 from keras_lie.errors import KeyFileError, KeyMismatchError
+from keras_lie.io.dataset_manifest import read_manifest
 from keras_lie.keys import CatMapKey, ELEKey, LearnableKey, PlainKey, as_key
-from keras_lie.manifest import read_manifest
 
 from conftest import write_image_tree
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_lie._files import (
+from keras_lie.errors import ImageFileError, KerasLieError, KeyMismatchError
+from keras_lie.io.atomic_files import (
     ALPHA_ADVICE,
     IMAGE_SUFFIXES,
     atomic_write_batch,
@@ -32,9 +33,8 @@ from keras_lie._files import (
     publish_folder,
     write_new_files,
 )
-from keras_lie.errors import ImageFileError, KerasLieError, KeyMismatchError
+from keras_lie.io.dataset_manifest import MANIFEST_NAME, DatasetManifest, read_manifest, write_manifest
 from keras_lie.keys import Key, short_fingerprint
-from keras_lie.manifest import MANIFEST_NAME, DatasetManifest, read_manifest, write_manifest
 from keras_lie.schemes import Scheme, get_scheme
 
 LOSSY_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".heic", ".avif")

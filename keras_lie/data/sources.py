@@ -19,9 +19,9 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import tensorflow as tf
 
-from keras_lie._files import ALPHA_ADVICE, IMAGE_SUFFIXES, is_url
 from keras_lie.errors import DatasetUnavailableError
-from keras_lie.manifest import MANIFEST_NAME, DatasetManifest, read_manifest
+from keras_lie.io.atomic_files import ALPHA_ADVICE, IMAGE_SUFFIXES, is_url
+from keras_lie.io.dataset_manifest import MANIFEST_NAME, DatasetManifest, read_manifest
 
 TFDS_NAMES = ("cifar10", "cifar100")
 

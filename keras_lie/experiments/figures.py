@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_lie._files import atomic_write_bytes
 from keras_lie.blocks import PAPER_BLOCK_SIZE
 from keras_lie.experiments.presets import PAPER_TABLE_I
+from keras_lie.io.atomic_files import atomic_write_bytes
 from keras_lie.keys import generate_key
 from keras_lie.registry import scheme_record
 

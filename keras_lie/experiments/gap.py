@@ -6,10 +6,10 @@ import dataclasses
 import json
 import logging
 
-from keras_lie._files import atomic_write_bytes
 from keras_lie.experiments.presets import Preset, prepare
 from keras_lie.experiments.runs import finished_run, recalibrated_accuracy, run_configuration, run_data
 from keras_lie.experiments.tables import gap_table
+from keras_lie.io.atomic_files import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ import time
 
 import keras
 
-from keras_lie._files import atomic_write_bytes
 from keras_lie.distribute import is_multi_worker
 from keras_lie.errors import KerasLieError
 from keras_lie.experiments.figures import plot_results
 from keras_lie.experiments.presets import ALL_SCHEMES, PAPER_TABLE_I, SCHEME_LABELS, Preset, prepare
 from keras_lie.experiments.runs import run_configuration
 from keras_lie.experiments.tables import results_table
+from keras_lie.io.atomic_files import atomic_write_bytes
 from keras_lie.registry import scheme_record
 
 logger = logging.getLogger(__name__)

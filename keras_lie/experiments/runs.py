@@ -8,10 +8,10 @@ import json
 import os
 from pathlib import Path
 
-from keras_lie._files import atomic_write_bytes
 from keras_lie.distribute import is_multi_worker
 from keras_lie.errors import KeyMismatchError
 from keras_lie.experiments.presets import Preset
+from keras_lie.io.atomic_files import atomic_write_bytes
 from keras_lie.keys import Key, generate_key
 from keras_lie.registry import scheme_record
 

@@ -16,8 +16,8 @@ import secrets
 from pathlib import Path
 from typing import Any, ClassVar
 
-from keras_lie._files import atomic_write_bytes
 from keras_lie.errors import KeyMismatchError
+from keras_lie.io.atomic_files import atomic_write_bytes
 from keras_lie.keys.file_format import key_from_json, key_to_json, load_key
 from keras_lie.keys.registry import register_key_class
 from keras_lie.keys.validation import MAX_BLOCK_SIZE, MAX_CHANNELS, _bounded_int

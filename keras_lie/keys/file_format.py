@@ -16,8 +16,8 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keras_lie._files import is_url
 from keras_lie.errors import KeyFileError, KeyMismatchError
+from keras_lie.io.atomic_files import is_url
 from keras_lie.keys.registry import registered_key_class
 
 if TYPE_CHECKING:

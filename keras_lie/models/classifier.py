@@ -12,9 +12,9 @@ import numpy as np
 
 from keras_lie.encryption_spec import EncryptionSpec
 from keras_lie.errors import KeyMismatchError
+from keras_lie.io.dataset_manifest import DatasetManifest
 from keras_lie.keys import Key, as_key, short_fingerprint
 from keras_lie.layers import BlockStem, EncryptionInfo
-from keras_lie.manifest import DatasetManifest
 from keras_lie.models.pyramidnet import pyramidnet
 
 DEFAULT_STEM = {"filters": 48, "nin_depth": 1, "output_channels": 32}

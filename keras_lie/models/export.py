@@ -11,8 +11,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from keras_lie._files import atomic_write_bytes
 from keras_lie.errors import KerasLieError
+from keras_lie.io.atomic_files import atomic_write_bytes
 from keras_lie.keys import Key, as_key
 from keras_lie.layers.base_cipher_layer import BaseCipherLayer
 from keras_lie.models.classifier import encryption_info, walk_layers

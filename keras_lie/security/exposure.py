@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_lie._files import atomic_write_bytes
 from keras_lie.errors import ImageShapeError
+from keras_lie.io.atomic_files import atomic_write_bytes
 from keras_lie.keys import Key
 from keras_lie.schemes import get_scheme
 from keras_lie.security.ciphertext_only import ciphertext_only_attack

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_lie._files import atomic_write_bytes
+from keras_lie.io.atomic_files import atomic_write_bytes
 from keras_lie.keys import (
     BLOCK_WISE_SCHEMES,
     POSITION_KEYED_SCHEMES,

@@ -40,12 +40,6 @@ import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from keras_lie._files import (
-    IMAGE_SUFFIXES,
-    create_staging_folder,
-    publish_folder,
-    stale_staging_folders,
-)
 from keras_lie.data.image_files import (
     DEFAULT_MAX_PIXELS,
     check_against_manifest,
@@ -55,9 +49,15 @@ from keras_lie.data.image_files import (
     with_key_channels,
 )
 from keras_lie.errors import ImageFileError, KerasLieError, KeyFileError
+from keras_lie.io.atomic_files import (
+    IMAGE_SUFFIXES,
+    create_staging_folder,
+    publish_folder,
+    stale_staging_folders,
+)
+from keras_lie.io.dataset_manifest import MANIFEST_NAME, DatasetManifest, parse_manifest, write_manifest
 from keras_lie.keys import MAX_KEY_FILE_BYTES, Key, load_key
 from keras_lie.keys.file_format import key_from_json
-from keras_lie.manifest import MANIFEST_NAME, DatasetManifest, parse_manifest, write_manifest
 from keras_lie.schemes import get_scheme
 from keras_lie.shards import storage
 from keras_lie.shards.tfds_format import DEFAULT_SHARD_BYTES, features, shard_name, write_metadata

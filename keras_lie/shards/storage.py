@@ -15,8 +15,8 @@ import shutil
 import tempfile
 from typing import BinaryIO
 
-from keras_lie._files import atomic_write_bytes, is_url
 from keras_lie.errors import KerasLieError
+from keras_lie.io.atomic_files import atomic_write_bytes, is_url
 
 
 def join(root: str, *names: str) -> str:

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_lie._files import atomic_write_bytes
 from keras_lie.data.image_files import read_image, transform_path, write_png
 from keras_lie.errors import ImageFileError
+from keras_lie.io.atomic_files import atomic_write_bytes
 from keras_lie.keys import BlockShuffleKey
 from keras_lie.schemes import get_scheme
 
@@ -75,7 +75,7 @@ def test_name_clash_and_empty_folder(tmp_path, rng):
 
 
 def test_atomic_write_batch_writes_each_file_or_reports_why(tmp_path):
-    from keras_lie._files import atomic_write_batch
+    from keras_lie.io.atomic_files import atomic_write_batch
 
     (tmp_path / "taken.png").write_bytes(b"old")
     outcomes = atomic_write_batch([(tmp_path / "a.png", b"A"), (tmp_path / "taken.png", b"new"),
@@ -149,7 +149,7 @@ def test_an_interrupted_run_leaves_neither_output_nor_staging(tmp_path, rng, mon
 
 
 def test_an_output_folder_made_meanwhile_keeps_the_staged_tree(tmp_path, rng, monkeypatch):
-    import keras_lie._files as private_files
+    import keras_lie.io.atomic_files as private_files
 
     _small_tree(tmp_path / "in", rng)
     real_sync = os.sync
@@ -228,9 +228,9 @@ def test_a_failed_write_names_the_output(image_tree, tmp_path, monkeypatch):
 
 def test_an_interrupted_run_into_an_existing_folder_is_resumed(image_tree, tmp_path, monkeypatch):
     """Ctrl-C part-way leaves complete files only; --resume finishes and the manifest counts the whole folder."""
-    import keras_lie._files as private_files
+    import keras_lie.io.atomic_files as private_files
+    from keras_lie.io.dataset_manifest import read_manifest
     from keras_lie.keys import LearnableKey
-    from keras_lie.manifest import read_manifest
 
     key = LearnableKey.generate(4)
     out = tmp_path / "out"

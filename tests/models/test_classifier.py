@@ -67,7 +67,7 @@ def test_refuses_images_under_another_key(tmp_path):
 
 
 def test_check_data_refuses_plain_scoring_and_other_encryptions():
-    from keras_lie.manifest import DatasetManifest
+    from keras_lie.io.dataset_manifest import DatasetManifest
 
     key, other = LearnableKey.generate(), LearnableKey.generate()
     model = build_classifier(key, backbone=tiny, input_shape=(16, 16, 3))

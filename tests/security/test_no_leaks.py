@@ -15,9 +15,9 @@ import tensorflow as tf
 
 import keras_lie
 from keras_lie import cli
-from keras_lie._files import atomic_write_bytes
 from keras_lie.data.image_files import read_image, transform_path
 from keras_lie.errors import ImageFileError, KerasLieError, KeyFileError, KeyMismatchError
+from keras_lie.io.atomic_files import atomic_write_bytes
 from keras_lie.keys import LearnableKey, generate_key, load_key
 from keras_lie.layers import Encrypt
 from keras_lie.models import build_classifier, export, pyramidnet

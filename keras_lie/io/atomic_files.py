@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 from pathlib import Path
 
 from keras_lie.errors import KerasLieError
@@ -39,12 +40,14 @@ def atomic_write_bytes(
     start and, like any file the user creates, narrowed by the process umask:
     never wider than the user asked for. Secrets pass `mode=0o600`, so they are
     never readable by others, not even for a moment.
+    A file it replaces keeps its narrower permissions (a manifest the user made
+    private stays private when a resumed run rewrites it).
 
     Raises:
         FileExistsError: `path` exists and `overwrite` is False.
     """
     path = Path(path)
-    fd, tmp_name = _create_temporary(_target_folder(path, overwrite), path.name, mode)
+    fd, tmp_name = _create_temporary(_target_folder(path, overwrite), path.name, _kept_mode(path, mode))
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -75,7 +78,7 @@ def atomic_write_batch(
         path, data = Path(item[0]), item[1]
         tmp_name = None
         try:
-            fd, tmp_name = _create_temporary(_target_folder(path, overwrite), path.name, mode)
+            fd, tmp_name = _create_temporary(_target_folder(path, overwrite), path.name, _kept_mode(path, mode))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             return tmp_name, None
@@ -229,6 +232,14 @@ def _target_folder(path: Path, overwrite: bool) -> Path:
     if not folder.is_dir():
         raise KerasLieError(f"Folder {folder} does not exist; create it first.")
     return folder
+
+
+def _kept_mode(path: Path, mode: int) -> int:
+    """`mode`, narrowed to the permissions of the file it replaces: overwriting never widens who can read it."""
+    try:
+        return mode & stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:  # nothing there yet (or unreadable metadata): the mode asked for, through the umask
+        return mode
 
 
 def _remove(name: str) -> None:
