@@ -311,3 +311,17 @@ def test_reference_npz_import_refuses_bad_files(tmp_path):
         ELEKey.from_reference_npz(tmp_path / "text.npz")
     with pytest.raises(ValueError, match="colour_shuffle"):
         EtCKey.from_reference_npz(tmp_path / "good.npz", colour_shuffle="swap")
+
+
+@pytest.mark.parametrize("scheme", [*ALL_SCHEMES, "ele", "etc"])
+def test_a_key_kind_declares_its_material_once(scheme):
+    """`material_fields` is all a kind declares: the file's material, attributes and constructor keywords agree."""
+    import inspect
+
+    key = generate_key(scheme, image_size=(16, 24)) if scheme in ("ele", "etc") else generate_key(scheme)
+    cls = type(key)
+    assert list(key.material()) == list(cls.material_fields)
+    assert set(cls.material_fields) <= set(inspect.signature(cls.__init__).parameters)
+    rebuilt = cls._from_material(key.block_size, key.channels, json.loads(json.dumps(key.material())), key.created)
+    assert rebuilt == key and rebuilt.material() == key.material()
+    assert all(type(value) in (list, str, int) for value in key.material().values())  # JSON as it is written

@@ -16,6 +16,8 @@ import secrets
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from keras_lie.errors import KeyMismatchError
 from keras_lie.io.atomic_files import atomic_write_bytes
 from keras_lie.keys.file_format import key_from_json, key_to_json, load_key
@@ -72,17 +74,17 @@ class Key:
         return self.origin != "random"
 
     # -- key material -------------------------------------------------------------
+    # The attributes that hold the secret, in key-file order; each is also the constructor's keyword
+    # of the same name, so `material()` and reading a key file need nothing more from a key kind.
+    material_fields: ClassVar[tuple[str, ...]] = ()
+
     def material(self) -> dict[str, Any]:
-        """The secret part of the key as JSON-compatible values."""
-        raise NotImplementedError
+        """The secret part of the key as JSON-compatible values (arrays as lists, bytes as hex)."""
+        return {field: _json_value(getattr(self, field)) for field in self.material_fields}
 
     @classmethod
-    def _from_material(cls, block_size: int, channels: int, material: dict, created: str | None):
-        raise NotImplementedError
-
-    @classmethod
-    def _material_fields(cls) -> tuple[str, ...]:
-        return ()
+    def _from_material(cls, block_size: int, channels: int, material: dict, created: str | None) -> Key:
+        return cls(block_size, channels, created=created, **material)
 
     def _derived_fields(self) -> dict[str, Any]:
         """Fields computed from the material that the key file also shows (checked when it is read)."""
@@ -200,6 +202,17 @@ class Key:
     def from_json(cls, text: str, *, source: str = "<string>") -> Key:
         """The key in the text of a key file, validated; `source` names the text in error messages."""
         return key_from_json(text, source=source)
+
+
+def _json_value(value: Any) -> Any:
+    """A material attribute as a key file holds it: arrays (booleans too) as lists of ints, bytes as hex."""
+    if isinstance(value, np.ndarray):
+        return value.astype(np.int64).tolist()
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 def _mark_seeded(key: Key) -> Key:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any
 
 from keras_lie.errors import KeyFileError
 from keras_lie.keys.base import Key, _mark_seeded
@@ -20,6 +19,7 @@ class CatMapKey(Key):
     scheme = "cat_map"
     aliases = ("catmap",)
     SECRET_BYTES = 32
+    material_fields = ("secret",)
 
     def __init__(self, block_size: int = 1, channels: int = 3, secret: bytes | str | None = None, *,
                  created: str | None = None):
@@ -37,17 +37,6 @@ class CatMapKey(Key):
                 f"({2 * self.SECRET_BYTES} hex digits)."
             )
         self.secret = bytes(secret)
-
-    def material(self) -> dict[str, Any]:
-        return {"secret": self.secret.hex()}
-
-    @classmethod
-    def _material_fields(cls):
-        return ("secret",)
-
-    @classmethod
-    def _from_material(cls, block_size, channels, material, created):
-        return cls(block_size, channels, material["secret"], created=created)
 
     @classmethod
     def generate(cls, block_size: int | None = None, channels: int = 3, seed: int | None = None) -> CatMapKey:

@@ -183,7 +183,7 @@ def _key_class_of(document: dict, source: str) -> type[Key]:
 
 def _check_fields(cls: type[Key], document: dict, source: str) -> None:
     """Every field the scheme needs is present, and the sizes are integers."""
-    for field in ("block_size", "channels", "fingerprint", *cls._material_fields()):
+    for field in ("block_size", "channels", "fingerprint", *cls.material_fields):
         if field not in document:
             raise KeyFileError(f"{source} lacks the field {field!r}; the file is incomplete.")
     for field in ("block_size", "channels"):
@@ -193,7 +193,7 @@ def _check_fields(cls: type[Key], document: dict, source: str) -> None:
 
 def _key_from_material(cls: type[Key], document: dict, source: str) -> Key:
     """The key the document's material makes, validated by the key class."""
-    material = {field: document[field] for field in cls._material_fields()}
+    material = {field: document[field] for field in cls.material_fields}
     try:
         return cls._from_material(
             document["block_size"], document["channels"], material, document.get("created")

@@ -22,6 +22,7 @@ class _PermutationKey(Key):
     """A key whose material is one permutation of `permutation_length()` positions."""
 
     default_block_size = PAPER_BLOCK_SIZE
+    material_fields = ("permutation",)
 
     def __init__(self, block_size: int, channels: int, permutation, *, created: str | None = None):
         super().__init__(block_size, channels, created=created)
@@ -32,17 +33,6 @@ class _PermutationKey(Key):
     @classmethod
     def permutation_length(cls, block_size: int, channels: int) -> int:
         raise NotImplementedError
-
-    def material(self) -> dict[str, Any]:
-        return {"permutation": [int(v) for v in self.permutation]}
-
-    @classmethod
-    def _material_fields(cls):
-        return ("permutation",)
-
-    @classmethod
-    def _from_material(cls, block_size, channels, material, created):
-        return cls(block_size, channels, material["permutation"], created=created)
 
     @classmethod
     def generate(cls, block_size: int | None = None, channels: int = 3, seed: int | None = None):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from keras_lie.keys.base import Key
 
 
@@ -15,13 +13,6 @@ class PlainKey(Key):
 
     def __init__(self, block_size: int = 1, channels: int = 3, *, created: str | None = None):
         super().__init__(block_size, channels, created=created)
-
-    def material(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def _from_material(cls, block_size, channels, material, created):
-        return cls(block_size, channels, created=created)
 
     @classmethod
     def generate(cls, block_size: int | None = None, channels: int = 3, seed: int | None = None) -> PlainKey:

@@ -55,13 +55,6 @@ class _PositionKeyedKey(Key):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "image_size": list(self.image_size)}
 
-    def _position_material(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def material(self) -> dict[str, Any]:
-        return {"image_size": list(self.image_size), **self._position_material(),
-                "block_permutation": [int(v) for v in self.block_permutation]}
-
     @classmethod
     def _check_entries(cls, block_size: int, channels: int, image_size) -> tuple[int, int]:
         height, width = _image_size(image_size, block_size)
@@ -131,6 +124,7 @@ class ELEKey(_PositionKeyedKey):
 
     scheme = "ele"
     aliases = ("extended_learnable",)
+    material_fields = ("image_size", "nibble_keys", "block_permutation")
 
     def __init__(self, block_size: int, channels: int, image_size, nibble_keys, block_permutation, *,
                  created: str | None = None):
@@ -152,18 +146,6 @@ class ELEKey(_PositionKeyedKey):
     def reversal_masks(self) -> np.ndarray:
         """(blocks, 2*M*M*C) booleans: the nibble positions each block's key reverses."""
         return reversal_mask(self.nibble_keys)
-
-    def _position_material(self) -> dict[str, Any]:
-        return {"nibble_keys": self.nibble_keys.tolist()}
-
-    @classmethod
-    def _material_fields(cls):
-        return ("image_size", "nibble_keys", "block_permutation")
-
-    @classmethod
-    def _from_material(cls, block_size, channels, material, created):
-        return cls(block_size, channels, material["image_size"], material["nibble_keys"],
-                   material["block_permutation"], created=created)
 
     @classmethod
     def _draw(cls, block_size, channels, image_size, blocks, draw) -> ELEKey:
@@ -208,6 +190,8 @@ class EtCKey(_PositionKeyedKey):
     scheme = "etc"
     aliases = ("encryption_then_compression",)
     COLOUR_SHUFFLES = ("permute", "reference_code")
+    material_fields = ("image_size", "rotations", "negative", "flip_vertical", "flip_horizontal", "channel_sources",
+                       "colour_shuffle", "block_permutation")
 
     def __init__(self, block_size: int, channels: int, image_size, *, rotations, negative, flip_vertical,
                  flip_horizontal, channel_sources, block_permutation, colour_shuffle: str = "permute",
@@ -244,29 +228,6 @@ class EtCKey(_PositionKeyedKey):
     @classmethod
     def entries_per_block(cls, block_size: int, channels: int) -> int:
         return 5 + channels
-
-    def _position_material(self) -> dict[str, Any]:
-        return {
-            "rotations": self.rotations.tolist(),
-            "negative": self.negative.astype(int).tolist(),
-            "flip_vertical": self.flip_vertical.astype(int).tolist(),
-            "flip_horizontal": self.flip_horizontal.astype(int).tolist(),
-            "channel_sources": self.channel_sources.tolist(),
-            "colour_shuffle": self.colour_shuffle,
-        }
-
-    @classmethod
-    def _material_fields(cls):
-        return ("image_size", "rotations", "negative", "flip_vertical", "flip_horizontal", "channel_sources",
-                "colour_shuffle", "block_permutation")
-
-    @classmethod
-    def _from_material(cls, block_size, channels, material, created):
-        return cls(block_size, channels, material["image_size"], rotations=material["rotations"],
-                   negative=material["negative"], flip_vertical=material["flip_vertical"],
-                   flip_horizontal=material["flip_horizontal"], channel_sources=material["channel_sources"],
-                   block_permutation=material["block_permutation"], colour_shuffle=material["colour_shuffle"],
-                   created=created)
 
     @classmethod
     def _draw(cls, block_size, channels, image_size, blocks, draw) -> EtCKey:
