@@ -55,3 +55,36 @@ def test_the_registry_does_not_import_tensorflow():
     code = "import sys, keras_lie.registry as r; r.scheme_names(); print('tensorflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
+
+
+def _readme_table(first_header: str) -> list[list[str]]:
+    from pathlib import Path
+
+    lines = (Path(__file__).resolve().parents[1] / "README.md").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return [rows[0], *rows[2:]]  # the header, then the rows (without the --- line)
+
+
+def test_the_readme_tables_say_what_the_registry_says():
+    """The README's scheme table names every scheme once; its augmentation table matches each record."""
+    import re
+
+    scheme_rows = _readme_table("scheme | key")[1:]
+    assert sorted(re.match(r"`(\w+)`", row[0]).group(1) for row in scheme_rows) == sorted(SCHEME_RECORDS)
+    header, *rows = _readme_table("augmentation")
+    columns = [[keys.canonical_scheme_name(name.replace(" ", "_")) for name in cell.split(", ")]
+               for cell in header[1:]]
+    assert sorted(name for names in columns for name in names) == sorted(SCHEME_RECORDS)
+    for row in rows:
+        augmentation = re.search(r"`(\w+)`", row[0])
+        if augmentation is None:
+            continue  # ordinary pixel augmentations: no record allows them
+        for names, cell in zip(columns, row[1:], strict=True):
+            for name in names:
+                allowed = augmentation.group(1) in SCHEME_RECORDS[name].augmentations
+                assert cell == ("valid" if allowed else "not valid"), (augmentation.group(1), name, cell)
