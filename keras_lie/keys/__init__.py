@@ -25,11 +25,11 @@ authors' reference key files).
 from keras_lie.keys.base import SALT_BYTES, Key, short_fingerprint
 from keras_lie.keys.cat_map import CatMapKey
 from keras_lie.keys.file_format import KEY_FORMAT, KEY_FORMAT_VERSION, KEY_ORIGINS, MAX_KEY_FILE_BYTES, as_key, load_key
+from keras_lie.keys.key_classes import canonical_scheme_name, generate_key, key_class, schemes_of_kind
 from keras_lie.keys.permutation import BlockShuffleKey, LearnableKey, _PermutationKey
 from keras_lie.keys.plain import PlainKey
 from keras_lie.keys.position_keyed import ELEKey, EtCKey, _PositionKeyedKey
 from keras_lie.keys.reference import MAX_REFERENCE_NPZ_BYTES, MAX_REFERENCE_PICKLE_BYTES
-from keras_lie.keys.registry import canonical_scheme_name, generate_key, key_class, schemes_of_kind
 from keras_lie.keys.validation import MAX_BLOCK_SIZE, MAX_CHANNELS, MAX_IMAGE_SIDE, MAX_KEY_ENTRIES
 
 # Schemes that encrypt every M x M block with the same key (block stems, block augmentation).

@@ -1,7 +1,7 @@
 """The `Key` base class: what every key holds, its fingerprint, and how a key class registers itself.
 
 A key class sets `scheme` (and, if it has other names, `aliases`); defining the
-class records it in `keras_lie.keys.registry`, where `key_class`,
+class records it in `keras_lie.keys.key_classes`, where `key_class`,
 `generate_key` and `load_key` find it.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 from keras_lie.errors import KeyMismatchError
 from keras_lie.io.atomic_files import atomic_write_bytes
 from keras_lie.keys.file_format import key_from_json, key_to_json, load_key
-from keras_lie.keys.registry import register_key_class
+from keras_lie.keys.key_classes import register_key_class
 from keras_lie.keys.validation import MAX_BLOCK_SIZE, MAX_CHANNELS, _bounded_int
 
 SALT_BYTES = 16

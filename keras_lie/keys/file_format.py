@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from keras_lie.errors import KeyFileError, KeyMismatchError
 from keras_lie.io.atomic_files import is_url
-from keras_lie.keys.registry import registered_key_class
+from keras_lie.keys.key_classes import registered_key_class
 
 if TYPE_CHECKING:
     from keras_lie.keys.base import Key
