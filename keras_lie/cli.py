@@ -16,6 +16,7 @@ from pathlib import Path
 
 from keras_lie.errors import KerasLieError  # light: no TensorFlow import
 from keras_lie.options import DISTRIBUTE_MODES, INPUT_MODES, PADDING_MODES, SCHEDULES
+from keras_lie.registry import SCHEME_RECORDS, scheme_names  # light: the records import no TensorFlow
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -118,6 +119,12 @@ def _progress_verbosity() -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
+def _scheme_choices() -> str:
+    """The schemes as `keygen --help` lists them, from the registry: "plain; ...; learnable: proposed; ..."."""
+    names = [(name.replace("_", "-"), record.label) for name, record in SCHEME_RECORDS.items()]
+    return "; ".join(f"{cli}: {label}" if label.replace(" ", "-") != cli else cli for cli, label in names)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keras-lie",
@@ -140,8 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     keygen.add_argument(
         "--scheme", default="learnable",
-        help="learnable (proposed), block-shuffle (naive), cat-map, plain, ele (extended learnable, "
-             "Madono et al.) or etc (encryption-then-compression) (default: learnable)",
+        help=f"{_scheme_choices()} (default: learnable)",
     )
     keygen.add_argument("--block-size", type=int, default=None, help="block side M (default 4)")
     keygen.add_argument("--channels", type=int, default=3, help="image channels C (default 3)")
@@ -285,7 +291,7 @@ def _add_training_commands(commands) -> None:
         description="Train the same network on plain, cat map, naive shuffle and proposed images "
                     "and write results.md, results.json and results.png beside the paper's figures.",
     )
-    reproduce.add_argument("--schemes", default="plain,cat_map,block_shuffle,learnable",
+    reproduce.add_argument("--schemes", default=",".join(n for n in scheme_names() if SCHEME_RECORDS[n].in_paper),
                            help="comma-separated schemes; ele and etc add three rows each (paper stem, no "
                                 "adaptation, block-token ViT) and plain through the same ViT")
     reproduce.add_argument("--stem-inputs", default="bytes,nibbles,recipe",
@@ -323,7 +329,7 @@ def _add_training_commands(commands) -> None:
     security.add_argument("--images", type=int, default=1000, help="how many images (default 1000)")
     security.add_argument("--key", type=Path, help="with --data: evaluate this key only (default: fresh keys per "
                                                   "scheme); with --encrypted: the folder's key, to score")
-    security.add_argument("--schemes", default="plain,cat_map,block_shuffle,learnable,ele,etc",
+    security.add_argument("--schemes", default=",".join(scheme_names()),
                           help="comma-separated schemes to evaluate")
     security.add_argument("--block-sizes", default="4,8", help="comma-separated block sides M")
     security.add_argument("--train-leakage", action="store_true",
@@ -525,7 +531,7 @@ def _security(args) -> int:
     models = []
     if args.train_leakage:
         for key in keys:
-            if key.scheme == "learnable":
+            if "key-leakage" in scheme_record(key).attacks:
                 for mode in ("bytes", "nibbles"):
                     print(f"Training a {mode}-stem model under the M={key.block_size} key ...", flush=True)
                     models.append(train_small_classifier(images, labels, key, mode, epochs=args.leakage_epochs))

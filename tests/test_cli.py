@@ -475,3 +475,18 @@ def test_predict_for_the_operator(tmp_path, capsys):
     capsys.readouterr()
     assert run("predict", "--model", run_folder / "last.keras", tmp_path / "other_enc") == 1
     assert "encrypted with its key" in capsys.readouterr().err
+
+
+def test_the_scheme_lists_of_the_commands_come_from_the_registry():
+    import argparse
+
+    from keras_lie.registry import SCHEME_RECORDS
+
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    scheme_help = next(a.help for a in commands["keygen"]._actions if a.dest == "scheme")
+    for name, record in SCHEME_RECORDS.items():
+        assert name.replace("_", "-") in scheme_help and record.label in scheme_help, name
+    assert commands["security"].get_default("schemes").split(",") == list(SCHEME_RECORDS)
+    assert commands["reproduce"].get_default("schemes").split(",") == [
+        name for name, record in SCHEME_RECORDS.items() if record.in_paper]
