@@ -10,7 +10,7 @@ from keras_lie.data.augment import random_block_augment
 from keras_lie.data.sources import ImageSource
 from keras_lie.encryption_spec import EncryptionSpec
 from keras_lie.keys import Key, as_key
-from keras_lie.registry import SCHEME_RECORDS
+from keras_lie.registry import SCHEME_RECORDS, scheme_record
 from keras_lie.schemes import get_scheme
 
 # Schemes with which block-aligned augmentation commutes (see `augment`).
@@ -39,16 +39,26 @@ def make_pipeline(
 
     Args:
         source: an `ImageSource` (see `load_source`).
-        key: the key to encrypt with (None: plain).
+        key: the key to encrypt with (None: plain images, or an encrypted source
+            as its manifest describes it).
         training: shuffle and augment.
-        augment: block-aligned augmentation (default: on for training, except for
-            the cat map, where no spatial augmentation is valid).
+        augment: block-aligned augmentation (default: on for training where the
+            scheme's record allows it: plain, block shuffle and learnable; the cat
+            map, ELE and EtC refuse it, as no spatial augmentation commutes with them).
         pad_blocks: maximum translation, in blocks.
         block_size: augmentation block size (default: the key's; 4 without a key).
         seed: for shuffling and augmentation; the same seed, the same batches.
     """
     key = as_key(key) if key is not None else None
-    spec = EncryptionSpec.of(key)
+    # The trainer holds no key: an encrypted source's manifest says what its images are.
+    spec = EncryptionSpec.of(key if key is not None or source.manifest is None else source.manifest)
+    if augment is None:
+        augment = training and spec.scheme in AUGMENTABLE_SCHEMES
+    if augment and spec.scheme not in AUGMENTABLE_SCHEMES:
+        raise ValueError(
+            f"No spatial augmentation commutes with the {scheme_record(spec.scheme).label} scheme (it would move "
+            "blocks or pixels to where another key applies); pass augment=False."
+        )
     dataset = source.dataset
     if key is not None and key.scheme != "plain" and not source.encrypted:
         scheme = get_scheme(key, jit_compile=False)
@@ -59,12 +69,6 @@ def make_pipeline(
         )
     if cache:
         dataset = dataset.cache()
-    if augment is None:
-        augment = training and spec.scheme in AUGMENTABLE_SCHEMES
-    if augment and spec.scheme == "cat_map":
-        raise ValueError(
-            "No spatial augmentation commutes with the cat map; pass augment=False."
-        )
     if training:
         dataset = dataset.shuffle(min(source.size, 50_000), seed=seed, reshuffle_each_iteration=True)
     if augment:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from keras_lie.data import load_source, make_pipeline
+from keras_lie.data import load_source, make_pipeline, transform_path
 from keras_lie.keys import generate_key
 from keras_lie.schemes import get_scheme
 
@@ -24,7 +24,6 @@ def test_pipeline_encrypts_batches_and_is_deterministic(image_zip):
 
 
 def test_encrypted_folder_is_not_encrypted_twice(image_tree, tmp_path):
-    from keras_lie.data.image_files import transform_path
 
     key = generate_key("block_shuffle", block_size=4, seed=2)
     transform_path(image_tree / "test", tmp_path / "enc" / "test", key)
@@ -35,9 +34,21 @@ def test_encrypted_folder_is_not_encrypted_twice(image_tree, tmp_path):
     assert np.array_equal(a, b)
 
 
-def test_cat_map_refuses_augmentation(image_zip):
+def test_schemes_without_augmentation_refuse_it(image_tree, image_zip, tmp_path):
     source = load_source(image_zip, "train")
     with pytest.raises(ValueError, match="cat map"):
         make_pipeline(source, generate_key("cat_map", seed=1), training=True, augment=True)
+    # Nor with ELE or EtC: a block moved to another position meets another position's key.
+    for scheme in ("ele", "etc"):
+        key = generate_key(scheme, seed=1, image_size=(16, 16))
+        with pytest.raises(ValueError, match="augment=False"):
+            make_pipeline(source, key, training=True, augment=True)
+    # The trainer, without the key: the encrypted folder's manifest says no augmentation applies.
+    key = generate_key("ele", seed=1, image_size=(16, 16))
+    transform_path(image_tree, tmp_path / "enc", key)
+    encrypted = load_source(tmp_path / "enc", "train", encrypted=True)
+    with pytest.raises(ValueError, match="extended learnable"):
+        make_pipeline(encrypted, None, training=True, augment=True)
+    assert next(iter(make_pipeline(encrypted, None, training=True)))[0].shape[0] == 12
     # By default training on cat map images simply does not augment.
     assert next(iter(make_pipeline(source, generate_key("cat_map", seed=1), training=True)))[0].shape[0] == 12
