@@ -10,7 +10,7 @@ from keras_lie.data.augment import random_block_augment
 from keras_lie.data.sources import ImageSource
 from keras_lie.encryption_spec import EncryptionSpec
 from keras_lie.keys import Key, as_key
-from keras_lie.registry import SCHEME_RECORDS, scheme_record
+from keras_lie.registry import SCHEME_RECORDS
 from keras_lie.schemes import get_scheme
 
 # Schemes with which block-aligned augmentation commutes (see `augment`).
@@ -56,7 +56,7 @@ def make_pipeline(
         augment = training and spec.scheme in AUGMENTABLE_SCHEMES
     if augment and spec.scheme not in AUGMENTABLE_SCHEMES:
         raise ValueError(
-            f"No spatial augmentation commutes with the {scheme_record(spec.scheme).label} scheme (it would move "
+            f"No spatial augmentation commutes with the {spec.record.label} scheme (it would move "
             "blocks or pixels to where another key applies); pass augment=False."
         )
     dataset = source.dataset

@@ -47,7 +47,8 @@ def atomic_write_bytes(
         FileExistsError: `path` exists and `overwrite` is False.
     """
     path = Path(path)
-    fd, tmp_name = _create_temporary(_target_folder(path, overwrite), path.name, _kept_mode(path, mode))
+    folder, mode = _target(path, overwrite, mode)
+    fd, tmp_name = _create_temporary(folder, path.name, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -78,7 +79,8 @@ def atomic_write_batch(
         path, data = Path(item[0]), item[1]
         tmp_name = None
         try:
-            fd, tmp_name = _create_temporary(_target_folder(path, overwrite), path.name, _kept_mode(path, mode))
+            folder, file_mode = _target(path, overwrite, mode)
+            fd, tmp_name = _create_temporary(folder, path.name, file_mode)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             return tmp_name, None
@@ -221,9 +223,17 @@ def discard_folder(staging: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def _target_folder(path: Path, overwrite: bool) -> Path:
-    """The folder to write `path` in, after refusing an existing file (unless `overwrite`) or a missing folder."""
-    if path.exists() and not overwrite:
+def _target(path: Path, overwrite: bool, mode: int) -> tuple[Path, int]:
+    """The folder to write `path` in and the mode to create it with, from one look at `path`.
+
+    Refuses an existing file (unless `overwrite`) or a missing folder. A file being replaced
+    narrows `mode` to its own permissions: overwriting never widens who can read it.
+    """
+    try:
+        existing = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:  # nothing there yet (or unreadable metadata): the mode asked for, through the umask
+        existing = None
+    if existing is not None and not overwrite:
         raise FileExistsError(
             f"{path} already exists; refusing to overwrite it "
             "(choose another path, or pass overwrite=True / --overwrite)."
@@ -231,15 +241,7 @@ def _target_folder(path: Path, overwrite: bool) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise KerasLieError(f"Folder {folder} does not exist; create it first.")
-    return folder
-
-
-def _kept_mode(path: Path, mode: int) -> int:
-    """`mode`, narrowed to the permissions of the file it replaces: overwriting never widens who can read it."""
-    try:
-        return mode & stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:  # nothing there yet (or unreadable metadata): the mode asked for, through the umask
-        return mode
+    return folder, mode if existing is None else mode & existing
 
 
 def _remove(name: str) -> None:
